@@ -1,0 +1,490 @@
+//! A small pre-LN transformer encoder with a 3-way classification head, in candle.
+//!
+//! Written the way candle-transformers writes models: a serde [`Config`], one `VarBuilder`-built
+//! struct per layer, and `forward` functions that read top to bottom. Tensor names follow the
+//! layout documented in `models/README.md`, which the PyTorch reference in `benches/` mirrors.
+
+use std::collections::BTreeMap;
+
+use candle_core::{DType, Device, Module, Tensor, D};
+use candle_nn::{Embedding, Linear, VarBuilder};
+use rand::rngs::StdRng;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::label::Label;
+use crate::normalize::NORMALIZATION_VERSION;
+
+/// The identifier written as `model_type` in `config.json`.
+pub const MODEL_TYPE: &str = "pantau-encoder";
+
+/// Architecture sizes and label mapping, stored as `config.json` (Hugging Face style).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Config {
+    pub model_type: String,
+    pub vocab_size: usize,
+    pub hidden_size: usize,
+    pub num_hidden_layers: usize,
+    pub num_attention_heads: usize,
+    pub intermediate_size: usize,
+    /// Longest input in tokens, special tokens included; longer inputs are truncated.
+    pub max_position_embeddings: usize,
+    #[serde(default = "default_dropout")]
+    pub hidden_dropout_prob: f32,
+    #[serde(default = "default_eps")]
+    pub layer_norm_eps: f64,
+    #[serde(default)]
+    pub pad_token_id: u32,
+    pub id2label: BTreeMap<String, String>,
+    pub label2id: BTreeMap<String, usize>,
+    /// Version of [`crate::normalize::normalize`] the model was trained with.
+    pub normalization_version: u32,
+    /// Storage type of `model.safetensors` ("float16" or "float32").
+    #[serde(default = "default_dtype")]
+    pub torch_dtype: String,
+}
+
+fn default_dropout() -> f32 {
+    0.1
+}
+fn default_eps() -> f64 {
+    1e-5
+}
+fn default_dtype() -> String {
+    "float32".into()
+}
+
+impl Config {
+    /// A config with pantau's labels and the current normalization version.
+    pub fn new(
+        vocab_size: usize,
+        hidden_size: usize,
+        num_hidden_layers: usize,
+        num_attention_heads: usize,
+        intermediate_size: usize,
+        max_position_embeddings: usize,
+    ) -> Self {
+        Config {
+            model_type: MODEL_TYPE.into(),
+            vocab_size,
+            hidden_size,
+            num_hidden_layers,
+            num_attention_heads,
+            intermediate_size,
+            max_position_embeddings,
+            hidden_dropout_prob: default_dropout(),
+            layer_norm_eps: default_eps(),
+            pad_token_id: 0,
+            id2label: Label::ALL
+                .iter()
+                .map(|l| (l.index().to_string(), l.as_str().to_string()))
+                .collect(),
+            label2id: Label::ALL
+                .iter()
+                .map(|l| (l.as_str().to_string(), l.index()))
+                .collect(),
+            normalization_version: NORMALIZATION_VERSION,
+            torch_dtype: "float16".into(),
+        }
+    }
+
+    /// Checks the sizes and labels; the error says which field is wrong.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        if self.hidden_size == 0 || self.num_attention_heads == 0 {
+            return Err("hidden_size and num_attention_heads must be positive".into());
+        }
+        if self.hidden_size % self.num_attention_heads != 0 {
+            return Err(format!(
+                "hidden_size {} is not divisible by num_attention_heads {}",
+                self.hidden_size, self.num_attention_heads
+            ));
+        }
+        if self.max_position_embeddings < 2 {
+            return Err("max_position_embeddings must be at least 2".into());
+        }
+        if self.vocab_size == 0 || self.intermediate_size == 0 {
+            return Err("vocab_size and intermediate_size must be positive".into());
+        }
+        if self.id2label.len() != Label::ALL.len() {
+            return Err(format!(
+                "id2label has {} labels, pantau needs exactly 3 (neutral, promotional, campaigning)",
+                self.id2label.len()
+            ));
+        }
+        for l in Label::ALL {
+            let name = self.id2label.get(&l.index().to_string()).ok_or_else(|| {
+                format!("id2label lacks id {} (expected {:?})", l.index(), l.as_str())
+            })?;
+            let parsed: Label = name
+                .parse()
+                .map_err(|_| format!("id2label[{}] = {name:?} is not a pantau label", l.index()))?;
+            if parsed != l {
+                return Err(format!(
+                    "id2label[{}] = {name:?}, expected {:?}: pantau's label order is neutral, promotional, campaigning",
+                    l.index(),
+                    l.as_str()
+                ));
+            }
+        }
+        for (name, id) in &self.label2id {
+            let l: Label = name
+                .parse()
+                .map_err(|_| format!("label2id has unknown label {name:?}"))?;
+            if l.index() != *id {
+                return Err(format!("label2id[{name:?}] = {id}, expected {}", l.index()));
+            }
+        }
+        if self.normalization_version != NORMALIZATION_VERSION {
+            return Err(format!(
+                "normalization_version {} differs from this pantau's {NORMALIZATION_VERSION}: retrain the model with this version",
+                self.normalization_version
+            ));
+        }
+        Ok(())
+    }
+
+    fn head_dim(&self) -> usize {
+        self.hidden_size / self.num_attention_heads
+    }
+
+    /// Parameters in the model.
+    pub fn num_parameters(&self) -> usize {
+        let (d, f, v, l) = (
+            self.hidden_size,
+            self.intermediate_size,
+            self.vocab_size,
+            self.max_position_embeddings,
+        );
+        let layer = 2 * 2 * d + (3 * d * d + 3 * d) + (d * d + d) + (d * f + f) + (f * d + d);
+        v * d + l * d + self.num_hidden_layers * layer + 2 * d + 3 * d + 3
+    }
+
+    /// Multiply-adds ×2 per token for a sequence of `seq_len` tokens (matmuls only; softmax,
+    /// norms and activations add well under 1%).
+    pub fn flops_per_token(&self, seq_len: usize) -> f64 {
+        let (d, f) = (self.hidden_size as f64, self.intermediate_size as f64);
+        let t = seq_len as f64;
+        let per_layer = 2.0 * (3.0 * d * d + d * d + 2.0 * d * f) + 2.0 * 2.0 * t * d;
+        self.num_hidden_layers as f64 * per_layer + 2.0 * d * 3.0 / t
+    }
+}
+
+/// Randomness for dropout; `None` means inference (no dropout, fused kernels).
+pub type TrainRng<'a> = Option<&'a mut StdRng>;
+
+fn dropout(xs: &Tensor, p: f32, rng: &mut TrainRng) -> Result<Tensor> {
+    match rng {
+        Some(rng) if p > 0.0 => {
+            let scale = 1.0 / (1.0 - p);
+            let mask: Vec<f32> = (0..xs.elem_count())
+                .map(|_| if rng.gen::<f32>() < p { 0.0 } else { scale })
+                .collect();
+            let mask = Tensor::from_vec(mask, xs.shape(), xs.device())?.to_dtype(xs.dtype())?;
+            Ok(xs.mul(&mask)?)
+        }
+        _ => Ok(xs.clone()),
+    }
+}
+
+/// Layer normalization: the fused kernel at inference, differentiable ops in training.
+struct LayerNorm {
+    weight: Tensor,
+    bias: Tensor,
+    eps: f64,
+}
+
+impl LayerNorm {
+    fn new(size: usize, eps: f64, vb: VarBuilder) -> Result<Self> {
+        Ok(LayerNorm {
+            weight: vb.get_with_hints(size, "weight", candle_nn::Init::Const(1.0))?,
+            bias: vb.get_with_hints(size, "bias", candle_nn::Init::Const(0.0))?,
+            eps,
+        })
+    }
+
+    fn forward(&self, xs: &Tensor, training: bool) -> Result<Tensor> {
+        if !training {
+            return Ok(candle_nn::ops::layer_norm(
+                &xs.contiguous()?,
+                &self.weight,
+                &self.bias,
+                self.eps as f32,
+            )?);
+        }
+        let mean = xs.mean_keepdim(D::Minus1)?;
+        let centered = xs.broadcast_sub(&mean)?;
+        let var = centered.sqr()?.mean_keepdim(D::Minus1)?;
+        let normed = centered.broadcast_div(&(var + self.eps)?.sqrt()?)?;
+        Ok(normed.broadcast_mul(&self.weight)?.broadcast_add(&self.bias)?)
+    }
+}
+
+struct Embeddings {
+    word: Embedding,
+    position: Embedding,
+}
+
+impl Embeddings {
+    fn new(cfg: &Config, vb: VarBuilder) -> Result<Self> {
+        Ok(Embeddings {
+            word: candle_nn::embedding(cfg.vocab_size, cfg.hidden_size, vb.pp("word_embeddings"))?,
+            position: candle_nn::embedding(
+                cfg.max_position_embeddings,
+                cfg.hidden_size,
+                vb.pp("position_embeddings"),
+            )?,
+        })
+    }
+
+    /// `(B, T)` ids → `(B, T, d)`.
+    fn forward(&self, input_ids: &Tensor) -> Result<Tensor> {
+        let (_, t) = input_ids.dims2()?;
+        let positions = Tensor::arange(0u32, t as u32, input_ids.device())?;
+        let word = self.word.forward(input_ids)?;
+        let pos = self.position.forward(&positions)?;
+        Ok(word.broadcast_add(&pos)?)
+    }
+}
+
+struct SelfAttention {
+    qkv: Linear,
+    out: Linear,
+    num_heads: usize,
+    head_dim: usize,
+}
+
+impl SelfAttention {
+    fn new(cfg: &Config, vb: VarBuilder) -> Result<Self> {
+        let d = cfg.hidden_size;
+        Ok(SelfAttention {
+            qkv: candle_nn::linear(d, 3 * d, vb.pp("qkv"))?,
+            out: candle_nn::linear(d, d, vb.pp("out"))?,
+            num_heads: cfg.num_attention_heads,
+            head_dim: cfg.head_dim(),
+        })
+    }
+
+    /// `xs`: `(B, T, d)`; `bias`: `(B, 1, 1, T)` with 0 for real tokens and a large negative for padding.
+    fn forward(&self, xs: &Tensor, bias: &Tensor, training: bool) -> Result<Tensor> {
+        let (b, t, d) = xs.dims3()?;
+        let qkv = self
+            .qkv
+            .forward(&xs.reshape((b * t, d))?)?
+            .reshape((b, t, 3, self.num_heads, self.head_dim))?
+            .permute((2, 0, 3, 1, 4))?; // (3, B, H, T, hd)
+        let q = qkv.get(0)?.contiguous()?;
+        let k = qkv.get(1)?.contiguous()?;
+        let v = qkv.get(2)?.contiguous()?;
+        let scale = 1.0 / (self.head_dim as f64).sqrt();
+        let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(bias)?;
+        let probs = if training {
+            candle_nn::ops::softmax(&scores, D::Minus1)?
+        } else {
+            candle_nn::ops::softmax_last_dim(&scores)?
+        };
+        let ctx = probs
+            .matmul(&v)?
+            .transpose(1, 2)?
+            .reshape((b * t, d))?;
+        Ok(self.out.forward(&ctx)?.reshape((b, t, d))?)
+    }
+}
+
+struct FeedForward {
+    up: Linear,
+    down: Linear,
+}
+
+impl FeedForward {
+    fn new(cfg: &Config, vb: VarBuilder) -> Result<Self> {
+        Ok(FeedForward {
+            up: candle_nn::linear(cfg.hidden_size, cfg.intermediate_size, vb.pp("up"))?,
+            down: candle_nn::linear(cfg.intermediate_size, cfg.hidden_size, vb.pp("down"))?,
+        })
+    }
+
+    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        let (b, t, d) = xs.dims3()?;
+        let h = self.up.forward(&xs.reshape((b * t, d))?)?.gelu_erf()?;
+        Ok(self.down.forward(&h)?.reshape((b, t, d))?)
+    }
+}
+
+struct EncoderLayer {
+    attn_norm: LayerNorm,
+    attn: SelfAttention,
+    ffn_norm: LayerNorm,
+    ffn: FeedForward,
+    dropout: f32,
+}
+
+impl EncoderLayer {
+    fn new(cfg: &Config, vb: VarBuilder) -> Result<Self> {
+        Ok(EncoderLayer {
+            attn_norm: LayerNorm::new(cfg.hidden_size, cfg.layer_norm_eps, vb.pp("attn_norm"))?,
+            attn: SelfAttention::new(cfg, vb.pp("attn"))?,
+            ffn_norm: LayerNorm::new(cfg.hidden_size, cfg.layer_norm_eps, vb.pp("ffn_norm"))?,
+            ffn: FeedForward::new(cfg, vb.pp("ffn"))?,
+            dropout: cfg.hidden_dropout_prob,
+        })
+    }
+
+    fn forward(&self, xs: &Tensor, bias: &Tensor, rng: &mut TrainRng) -> Result<Tensor> {
+        let training = rng.is_some();
+        let h = self.attn.forward(&self.attn_norm.forward(xs, training)?, bias, training)?;
+        let xs = (xs + dropout(&h, self.dropout, rng)?)?;
+        let h = self.ffn.forward(&self.ffn_norm.forward(&xs, training)?)?;
+        Ok((&xs + dropout(&h, self.dropout, rng)?)?)
+    }
+}
+
+/// The classifier: embeddings → pre-LN encoder layers → final norm → masked mean pooling → linear head.
+pub struct EncoderClassifier {
+    embeddings: Embeddings,
+    layers: Vec<EncoderLayer>,
+    final_norm: LayerNorm,
+    classifier: Linear,
+    dropout: f32,
+    config: Config,
+}
+
+impl EncoderClassifier {
+    /// Builds the model from weights (or fresh variables) under `vb`.
+    pub fn new(cfg: &Config, vb: VarBuilder) -> Result<Self> {
+        cfg.validate()
+            .map_err(|e| Error::Training(format!("invalid config: {e}")))?;
+        let enc = vb.pp("encoder");
+        let layers = (0..cfg.num_hidden_layers)
+            .map(|i| EncoderLayer::new(cfg, enc.pp("layers").pp(i)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(EncoderClassifier {
+            embeddings: Embeddings::new(cfg, vb.pp("embeddings"))?,
+            layers,
+            final_norm: LayerNorm::new(cfg.hidden_size, cfg.layer_norm_eps, enc.pp("final_norm"))?,
+            classifier: candle_nn::linear(cfg.hidden_size, Label::ALL.len(), vb.pp("classifier"))?,
+            dropout: cfg.hidden_dropout_prob,
+            config: cfg.clone(),
+        })
+    }
+
+    /// The model's configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// `input_ids`: `(B, T)` u32; `mask`: `(B, T)` f32, 1 for real tokens and 0 for padding.
+    /// Returns logits `(B, 3)`. Pass an RNG to train (dropout on, differentiable kernels).
+    pub fn forward(&self, input_ids: &Tensor, mask: &Tensor, mut rng: TrainRng) -> Result<Tensor> {
+        let training = rng.is_some();
+        let (b, t) = input_ids.dims2()?;
+        let bias = ((mask.ones_like()? - mask)? * -1e9)?.reshape((b, 1, 1, t))?;
+
+        let mut xs = self.embeddings.forward(input_ids)?;
+        xs = dropout(&xs, self.dropout, &mut rng)?;
+        for layer in &self.layers {
+            xs = layer.forward(&xs, &bias, &mut rng)?;
+        }
+        let xs = self.final_norm.forward(&xs, training)?;
+
+        let m = mask.unsqueeze(2)?; // (B, T, 1)
+        let pooled = xs.broadcast_mul(&m)?.sum(1)?.broadcast_div(&m.sum(1)?)?;
+        let pooled = dropout(&pooled, self.dropout, &mut rng)?;
+        Ok(self.classifier.forward(&pooled)?)
+    }
+}
+
+/// Pads token-id sequences into `(ids, mask)` tensors of shape `(B, longest)`.
+pub fn pad_batch(seqs: &[&[u32]], pad_id: u32, device: &Device) -> Result<(Tensor, Tensor)> {
+    let b = seqs.len();
+    let t = seqs.iter().map(|s| s.len()).max().unwrap_or(0).max(1);
+    let mut ids = vec![pad_id; b * t];
+    let mut mask = vec![0f32; b * t];
+    for (i, s) in seqs.iter().enumerate() {
+        ids[i * t..i * t + s.len()].copy_from_slice(s);
+        mask[i * t..i * t + s.len()].iter_mut().for_each(|m| *m = 1.0);
+    }
+    Ok((
+        Tensor::from_vec(ids, (b, t), device)?,
+        Tensor::from_vec(mask, (b, t), device)?.to_dtype(DType::F32)?,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_nn::VarMap;
+
+    fn tiny_config() -> Config {
+        Config::new(50, 16, 2, 4, 32, 12)
+    }
+
+    fn tiny_model() -> (EncoderClassifier, VarMap) {
+        let vm = VarMap::new();
+        let vb = VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu);
+        (EncoderClassifier::new(&tiny_config(), vb).unwrap(), vm)
+    }
+
+    #[test]
+    fn config_round_trips_and_validates() {
+        let c = tiny_config();
+        let json = serde_json::to_string(&c).unwrap();
+        let back: Config = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, c);
+        assert!(c.validate().is_ok());
+        let mut bad = c.clone();
+        bad.num_attention_heads = 3;
+        assert!(bad.validate().unwrap_err().contains("divisible"));
+        let mut bad = c.clone();
+        bad.id2label.insert("1".into(), "campaigning".into());
+        assert!(bad.validate().unwrap_err().contains("id2label[1]"));
+        let mut bad = c;
+        bad.id2label.insert("3".into(), "other".into());
+        assert!(bad.validate().unwrap_err().contains("exactly 3"));
+    }
+
+    #[test]
+    fn parameter_count_matches_variables() {
+        let (_, vm) = tiny_model();
+        let n: usize = vm.all_vars().iter().map(|v| v.elem_count()).sum();
+        assert_eq!(n, tiny_config().num_parameters());
+    }
+
+    #[test]
+    fn padding_does_not_change_logits() {
+        let (m, _) = tiny_model();
+        let a: &[u32] = &[2, 7, 9, 3];
+        let b: &[u32] = &[2, 7, 9, 11, 12, 13, 3];
+        let (ids, mask) = pad_batch(&[a], 0, &Device::Cpu).unwrap();
+        let alone = m.forward(&ids, &mask, None).unwrap().to_vec2::<f32>().unwrap();
+        let (ids, mask) = pad_batch(&[b, a], 0, &Device::Cpu).unwrap();
+        let padded = m.forward(&ids, &mask, None).unwrap().to_vec2::<f32>().unwrap();
+        for (x, y) in alone[0].iter().zip(&padded[1]) {
+            assert!((x - y).abs() < 1e-5, "{alone:?} vs {padded:?}");
+        }
+    }
+
+    #[test]
+    fn training_path_matches_inference_path_without_dropout() {
+        let mut cfg = tiny_config();
+        cfg.hidden_dropout_prob = 0.0;
+        let vm = VarMap::new();
+        let m = EncoderClassifier::new(&cfg, VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu)).unwrap();
+        let (ids, mask) = pad_batch(&[&[2, 5, 6, 3], &[2, 8, 3]], 0, &Device::Cpu).unwrap();
+        let inf = m.forward(&ids, &mask, None).unwrap().to_vec2::<f32>().unwrap();
+        let mut rng = rand::SeedableRng::seed_from_u64(1);
+        let tr = m.forward(&ids, &mask, Some(&mut rng)).unwrap().to_vec2::<f32>().unwrap();
+        for (r, s) in inf.iter().zip(&tr) {
+            for (x, y) in r.iter().zip(s) {
+                assert!((x - y).abs() < 1e-4);
+            }
+        }
+    }
+
+    #[test]
+    fn flops_per_token_grows_with_sequence_length() {
+        let c = tiny_config();
+        assert!(c.flops_per_token(64) > c.flops_per_token(8));
+        assert!(c.flops_per_token(8) > 0.0);
+    }
+}
