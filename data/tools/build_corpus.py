@@ -64,14 +64,17 @@ SPACE_RE = re.compile(r"\s+")
 def normalize(text: str) -> str:
     """Comparison key: NFKC -> lowercase -> remove URLs -> remove @mentions ->
     drop '#' -> collapse 3+ identical letters to one -> every character that is
-    not a letter, digit or whitespace becomes a space (punctuation, symbols,
-    emoji, '_') -> collapse whitespace and trim."""
+    not a letter, digit, whitespace or emoji-like symbol (Unicode category So)
+    becomes a space (punctuation, math/currency symbols, '_', variation
+    selectors, ZWJ) -> collapse whitespace and trim. Emoji are kept on purpose:
+    "#X ✌️" (number cue) and "#X 💙" (support) must not collapse into one row."""
     t = unicodedata.normalize("NFKC", text).lower()
     t = URL_RE.sub(" ", t)
     t = MENTION_RE.sub(" ", t)
     t = t.replace("#", "")
     t = REPEAT_RE.sub(r"\1", t)
-    t = "".join(c if (c.isspace() or unicodedata.category(c)[0] in "LN") else " " for c in t)
+    t = "".join(c if (c.isspace() or unicodedata.category(c)[0] in "LN" or unicodedata.category(c) == "So")
+                else " " for c in t)
     return SPACE_RE.sub(" ", t).strip()
 
 
