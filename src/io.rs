@@ -131,24 +131,41 @@ impl<R> CountingReader<R> {
     }
 }
 
+/// A streaming reader of records, with the CSV/TSV header when the input has one.
+pub struct Records<'a> {
+    /// Column names (CSV/TSV input); empty for JSONL and text.
+    pub headers: Vec<String>,
+    iter: Box<dyn Iterator<Item = Result<Record>> + 'a>,
+}
+
+impl Iterator for Records<'_> {
+    type Item = Result<Record>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.iter.next()
+    }
+}
+
 /// Opens a streaming record reader over any byte source. `name` is used in messages (a path or `<stdin>`).
-pub fn read_records<'a, R: Read + 'a>(
-    source: R,
-    name: &str,
-    opts: &InputOptions,
-) -> Result<Box<dyn Iterator<Item = Result<Record>> + 'a>> {
+pub fn read_records<'a, R: Read + 'a>(source: R, name: &str, opts: &InputOptions) -> Result<Records<'a>> {
     match opts.format {
-        InputFormat::Jsonl | InputFormat::Text => Ok(Box::new(LineRecords {
-            reader: BufReader::with_capacity(1 << 16, source),
-            name: name.to_string(),
-            line: 0,
-            buf: Vec::new(),
-            json: opts.format == InputFormat::Jsonl,
-            field: opts.text_field.clone(),
-        })),
+        InputFormat::Jsonl | InputFormat::Text => Ok(Records {
+            headers: Vec::new(),
+            iter: Box::new(LineRecords {
+                reader: BufReader::with_capacity(1 << 16, source),
+                name: name.to_string(),
+                line: 0,
+                buf: Vec::new(),
+                json: opts.format == InputFormat::Jsonl,
+                field: opts.text_field.clone(),
+            }),
+        }),
         InputFormat::Csv | InputFormat::Tsv => {
             let delim = if opts.format == InputFormat::Csv { b',' } else { b'\t' };
-            CsvRecords::new(source, name, delim, &opts.text_column).map(|r| Box::new(r) as Box<_>)
+            let r = CsvRecords::new(source, name, delim, &opts.text_column)?;
+            Ok(Records {
+                headers: r.headers.clone(),
+                iter: Box::new(r),
+            })
         }
     }
 }
@@ -269,6 +286,7 @@ fn non_empty(s: String) -> std::result::Result<String, String> {
 struct CsvRecords<R> {
     reader: csv::Reader<R>,
     name: String,
+    headers: Vec<String>,
     width: usize,
     text_col: usize,
     row: u64,
@@ -309,6 +327,7 @@ impl<R: Read> CsvRecords<R> {
             reader,
             name: name.into(),
             width: headers.len(),
+            headers,
             text_col,
             row: 0,
             record: csv::ByteRecord::new(),
@@ -375,32 +394,6 @@ impl<R: Read> Iterator for CsvRecords<R> {
             text,
         }))
     }
-}
-
-/// Reads the header row of a CSV/TSV source without consuming the stream for others
-/// (callers read the file twice: once for the header, once for records).
-pub fn csv_headers(path: &Path, delimiter: u8) -> Result<Vec<String>> {
-    let f = File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut r = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .flexible(true)
-        .from_reader(f);
-    let h = r.byte_headers().map_err(|e| Error::BadInput {
-        path: path.display().to_string(),
-        reason: format!("cannot read the header row: {e}"),
-    })?;
-    Ok(h
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let s = String::from_utf8_lossy(c).into_owned();
-            if i == 0 {
-                s.trim_start_matches('\u{feff}').to_string()
-            } else {
-                s
-            }
-        })
-        .collect())
 }
 
 /// Names of the columns pantau adds to every output row.
@@ -738,13 +731,10 @@ pub fn read_examples(path: &Path) -> Result<Vec<Example>> {
         format,
         ..InputOptions::default()
     };
-    let headers = match format {
-        InputFormat::Csv => csv_headers(path, b',')?,
-        InputFormat::Tsv => csv_headers(path, b'\t')?,
-        _ => Vec::new(),
-    };
+    let records = read_records(file, &name, &opts)?;
+    let headers = records.headers.clone();
     let mut out = Vec::new();
-    for rec in read_records(file, &name, &opts)? {
+    for rec in records {
         let rec = rec?;
         let bad = |reason: String| Error::BadRow {
             path: name.clone(),
@@ -858,6 +848,7 @@ mod tests {
             ..Default::default()
         };
         let err = read_records(&b"id,text\n1,a\n"[..], "dump.csv", &opts).err().unwrap();
+        assert!(matches!(err, Error::BadInput { .. }));
         let msg = err.to_string();
         assert!(msg.contains("dump.csv") && msg.contains("--text-column") && msg.contains("id, text"), "{msg}");
     }

@@ -16,12 +16,14 @@ pub mod batch;
 pub mod classifier;
 pub mod device;
 pub mod error;
+pub mod eval;
 pub mod hub;
 pub mod io;
 pub mod label;
 pub mod model;
 pub mod normalize;
 pub mod tokenizer;
+pub mod train;
 
 pub use classifier::{Classifier, Prediction};
 pub use device::parse_device;

@@ -37,6 +37,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent
 sys.path.insert(0, str(HERE))
+sys.dont_write_bytecode = True  # keep data/tools free of __pycache__
 import generate  # noqa: E402  (sibling module)
 
 FIELDS = ("text", "label", "source", "kind")

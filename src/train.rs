@@ -1,0 +1,525 @@
+//! Training a classifier: tokenizer (trained or given), seeded initialization or fine-tuning from an
+//! existing model, AdamW with warmup + linear decay, dropout, gradient clipping, optional class
+//! weights, and early stopping on dev macro-F1. The best checkpoint is written as a complete model
+//! directory, atomically.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use candle_core::{DType, Device, Tensor, Var, D};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::classifier::{probabilities, read_config, Classifier, Prediction};
+use crate::error::{Error, Result};
+use crate::eval::{evaluate, Report};
+use crate::hub;
+use crate::io::Example;
+use crate::label::Label;
+use crate::model::{pad_batch, Config, EncoderClassifier};
+use crate::normalize::normalize;
+use crate::tokenizer::TextEncoder;
+
+/// Hyper-parameters and sources of a training run. `Default` gives the shipped model's settings.
+#[derive(Clone, Debug, Serialize)]
+pub struct TrainConfig {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub learning_rate: f64,
+    /// Fraction of all steps spent warming the learning rate up from 0.
+    pub warmup_ratio: f64,
+    pub weight_decay: f64,
+    pub dropout: f32,
+    /// Gradients are rescaled so their global L2 norm is at most this.
+    pub max_grad_norm: f64,
+    /// Weight the loss by inverse label frequency.
+    pub class_weights: bool,
+    /// Epochs without a better dev macro-F1 before stopping.
+    pub patience: usize,
+    pub seed: u64,
+    pub vocab_size: usize,
+    pub hidden_size: usize,
+    pub num_layers: usize,
+    pub num_heads: usize,
+    pub intermediate_size: usize,
+    pub max_len: usize,
+    /// Fine-tune from this model directory or hub id (its tokenizer and architecture are kept).
+    pub init: Option<String>,
+    /// Use this `tokenizer.json` instead of training one.
+    pub tokenizer: Option<PathBuf>,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            epochs: 20,
+            batch_size: 32,
+            learning_rate: 1e-3,
+            warmup_ratio: 0.06,
+            weight_decay: 0.01,
+            dropout: 0.1,
+            max_grad_norm: 1.0,
+            class_weights: false,
+            patience: 5,
+            seed: 13,
+            vocab_size: 8000,
+            hidden_size: 128,
+            num_layers: 2,
+            num_heads: 4,
+            intermediate_size: 256,
+            max_len: 128,
+            init: None,
+            tokenizer: None,
+        }
+    }
+}
+
+/// Training and development examples.
+pub struct TrainData {
+    pub train: Vec<Example>,
+    pub dev: Vec<Example>,
+}
+
+/// Numbers from one epoch.
+#[derive(Clone, Debug, Serialize)]
+pub struct EpochReport {
+    pub epoch: usize,
+    pub train_loss: f64,
+    pub dev_accuracy: f64,
+    pub dev_macro_f1: f64,
+    pub learning_rate: f64,
+    pub seconds: f64,
+    /// Whether this epoch's weights were saved as the new best.
+    pub saved: bool,
+}
+
+/// What happened during training, written to `training.json` in the model directory.
+#[derive(Clone, Debug, Serialize)]
+pub struct TrainReport {
+    pub config: TrainConfig,
+    pub train_examples: usize,
+    pub dev_examples: usize,
+    pub parameters: usize,
+    pub best_epoch: usize,
+    pub best_dev: Option<Report>,
+    pub epochs: Vec<EpochReport>,
+}
+
+/// Events reported while training (for progress bars and logs).
+pub enum Event<'a> {
+    /// Steps done within the current epoch, out of `of`, and the running mean loss.
+    Step { epoch: usize, step: usize, of: usize, loss: f64 },
+    /// An epoch finished.
+    Epoch(&'a EpochReport),
+}
+
+/// Trains a model on `data` and writes the best checkpoint (by dev macro-F1) to `out`.
+pub fn train(
+    config: &TrainConfig,
+    data: &TrainData,
+    out: &Path,
+    device: &Device,
+    mut on_event: impl FnMut(Event),
+) -> Result<TrainReport> {
+    if data.train.is_empty() || data.dev.is_empty() {
+        return Err(Error::Training("training and dev data must both be non-empty".into()));
+    }
+    if config.batch_size == 0 || config.epochs == 0 {
+        return Err(Error::Training("batch size and epochs must be positive".into()));
+    }
+    let train_norm: Vec<String> = data.train.par_iter().map(|e| normalize(&e.text)).collect();
+    let dev_norm: Vec<String> = data.dev.par_iter().map(|e| normalize(&e.text)).collect();
+
+    let init_dir = config.init.as_deref().map(hub::resolve).transpose()?;
+    let (model_config, encoder) = match &init_dir {
+        Some(dir) => {
+            let mut c = read_config(dir)?;
+            c.hidden_dropout_prob = config.dropout;
+            let enc = TextEncoder::from_file(&dir.join("tokenizer.json"), c.max_position_embeddings)?;
+            (c, enc)
+        }
+        None => {
+            let enc = match &config.tokenizer {
+                Some(p) => TextEncoder::from_file(p, config.max_len)?,
+                None => TextEncoder::train(train_norm.iter(), config.vocab_size, config.max_len)?,
+            };
+            let mut c = Config::new(
+                enc.vocab_size(),
+                config.hidden_size,
+                config.num_layers,
+                config.num_heads,
+                config.intermediate_size,
+                config.max_len,
+            );
+            c.pad_token_id = enc.pad_id();
+            c.hidden_dropout_prob = config.dropout;
+            c.validate().map_err(Error::Training)?;
+            (c, enc)
+        }
+    };
+
+    let varmap = VarMap::new();
+    let model = EncoderClassifier::new(&model_config, VarBuilder::from_varmap(&varmap, DType::F32, device))?;
+    let mut rng = StdRng::seed_from_u64(config.seed);
+    match &init_dir {
+        Some(dir) => load_into(&varmap, &dir.join("model.safetensors"), device)?,
+        None => seeded_init(&varmap, &mut rng)?,
+    }
+    let vars = sorted_vars(&varmap);
+
+    let train_ids: Vec<Vec<u32>> = train_norm.par_iter().map(|t| encoder.encode(t)).collect::<Result<_>>()?;
+    let dev_ids: Vec<Vec<u32>> = dev_norm.par_iter().map(|t| encoder.encode(t)).collect::<Result<_>>()?;
+    let targets: Vec<u32> = data.train.iter().map(|e| e.label.index() as u32).collect();
+    let weights = label_weights(&data.train, config.class_weights);
+    let weights_t = Tensor::new(&weights[..], device)?;
+
+    let steps_per_epoch = data.train.len().div_ceil(config.batch_size);
+    let total_steps = steps_per_epoch * config.epochs;
+    let warmup = ((total_steps as f64) * config.warmup_ratio).round() as usize;
+    let mut opt = AdamW::new(
+        vars.clone(),
+        ParamsAdamW {
+            lr: config.learning_rate,
+            weight_decay: config.weight_decay,
+            ..ParamsAdamW::default()
+        },
+    )?;
+
+    let mut report = TrainReport {
+        config: config.clone(),
+        train_examples: data.train.len(),
+        dev_examples: data.dev.len(),
+        parameters: model_config.num_parameters(),
+        best_epoch: 0,
+        best_dev: None,
+        epochs: Vec::new(),
+    };
+    let mut best_f1 = -1.0;
+    let mut since_best = 0;
+    let mut step = 0usize;
+    let mut order: Vec<usize> = (0..data.train.len()).collect();
+    for epoch in 1..=config.epochs {
+        let start = Instant::now();
+        order.shuffle(&mut rng);
+        let mut loss_sum = 0.0;
+        let mut lr = config.learning_rate;
+        for (b, chunk) in order.chunks(config.batch_size).enumerate() {
+            lr = schedule(config.learning_rate, step, warmup, total_steps);
+            opt.set_learning_rate(lr);
+            let seqs: Vec<&[u32]> = chunk.iter().map(|&i| train_ids[i].as_slice()).collect();
+            let (ids, mask) = pad_batch(&seqs, encoder.pad_id(), device)?;
+            let y: Vec<u32> = chunk.iter().map(|&i| targets[i]).collect();
+            let y = Tensor::new(&y[..], device)?;
+            let logits = model.forward(&ids, &mask, Some(&mut rng))?;
+            let loss = weighted_cross_entropy(&logits, &y, &weights_t)?;
+            let mut grads = loss.backward()?;
+            clip_gradients(&vars, &mut grads, config.max_grad_norm)?;
+            opt.step(&grads)?;
+            loss_sum += loss.to_scalar::<f32>()? as f64;
+            step += 1;
+            on_event(Event::Step {
+                epoch,
+                step: b + 1,
+                of: steps_per_epoch,
+                loss: loss_sum / (b + 1) as f64,
+            });
+        }
+        let dev_preds = predict(&model, &dev_ids, encoder.pad_id(), device)?;
+        let gold: Vec<Label> = data.dev.iter().map(|e| e.label).collect();
+        let kinds: Vec<Option<String>> = data.dev.iter().map(|e| e.kind.clone()).collect();
+        let dev = evaluate(&gold, &dev_preds, Some(&kinds));
+        let improved = dev.macro_f1 > best_f1;
+        if improved {
+            best_f1 = dev.macro_f1;
+            since_best = 0;
+            report.best_epoch = epoch;
+            report.best_dev = Some(dev.clone());
+        } else {
+            since_best += 1;
+        }
+        report.epochs.push(EpochReport {
+            epoch,
+            train_loss: loss_sum / steps_per_epoch as f64,
+            dev_accuracy: dev.accuracy,
+            dev_macro_f1: dev.macro_f1,
+            learning_rate: lr,
+            seconds: start.elapsed().as_secs_f64(),
+            saved: improved,
+        });
+        if improved {
+            save_model_dir(out, &model_config, &encoder, &varmap, &report)?;
+        }
+        on_event(Event::Epoch(report.epochs.last().expect("pushed")));
+        if since_best >= config.patience {
+            break;
+        }
+    }
+    // The report on disk should list every epoch, including those after the best one.
+    write_atomic(&out.join("training.json"), &serde_json::to_vec_pretty(&report).expect("serializes"))?;
+    Ok(report)
+}
+
+/// Linear warmup to `peak`, then linear decay to zero.
+pub fn schedule(peak: f64, step: usize, warmup: usize, total: usize) -> f64 {
+    if step < warmup {
+        peak * (step + 1) as f64 / warmup as f64
+    } else {
+        let rest = total.saturating_sub(warmup).max(1) as f64;
+        peak * (1.0 - (step - warmup) as f64 / rest).max(0.0)
+    }
+}
+
+fn label_weights(train: &[Example], balanced: bool) -> Vec<f32> {
+    if !balanced {
+        return vec![1.0; 3];
+    }
+    let mut counts = [0usize; 3];
+    for e in train {
+        counts[e.label.index()] += 1;
+    }
+    let n = train.len() as f32;
+    counts
+        .iter()
+        .map(|&c| if c == 0 { 0.0 } else { n / (3.0 * c as f32) })
+        .collect()
+}
+
+fn weighted_cross_entropy(logits: &Tensor, targets: &Tensor, weights: &Tensor) -> Result<Tensor> {
+    let logp = candle_nn::ops::log_softmax(logits, D::Minus1)?;
+    let picked = logp.gather(&targets.unsqueeze(1)?, 1)?.squeeze(1)?;
+    let w = weights.index_select(targets, 0)?;
+    Ok((picked.mul(&w)?.sum_all()?.neg()? / w.sum_all()?.to_scalar::<f32>()? as f64)?)
+}
+
+fn clip_gradients(vars: &[Var], grads: &mut candle_core::backprop::GradStore, max_norm: f64) -> Result<()> {
+    if max_norm <= 0.0 {
+        return Ok(());
+    }
+    let mut sq = 0f64;
+    for v in vars {
+        if let Some(g) = grads.get(v.as_tensor()) {
+            sq += g.sqr()?.sum_all()?.to_scalar::<f32>()? as f64;
+        }
+    }
+    let norm = sq.sqrt();
+    if norm > max_norm {
+        let scale = max_norm / (norm + 1e-6);
+        for v in vars {
+            if let Some(g) = grads.remove(v.as_tensor()) {
+                grads.insert(v.as_tensor(), (g * scale)?);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Inference over tokenized sequences with the in-memory model, in input order.
+fn predict(model: &EncoderClassifier, ids: &[Vec<u32>], pad: u32, device: &Device) -> Result<Vec<Prediction>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(128) {
+        let seqs: Vec<&[u32]> = chunk.iter().map(Vec::as_slice).collect();
+        let (t, m) = pad_batch(&seqs, pad, device)?;
+        out.extend(probabilities(&model.forward(&t, &m, None)?)?);
+    }
+    Ok(out)
+}
+
+fn sorted_vars(varmap: &VarMap) -> Vec<Var> {
+    let data = varmap.data().lock().expect("varmap lock");
+    let mut named: Vec<(&String, &Var)> = data.iter().collect();
+    named.sort_by(|a, b| a.0.cmp(b.0));
+    named.into_iter().map(|(_, v)| v.clone()).collect()
+}
+
+/// Fills every variable from a seeded RNG so that runs are reproducible: N(0, 0.02) for weight
+/// matrices and embeddings, ones for norm scales, zeros for biases.
+fn seeded_init(varmap: &VarMap, rng: &mut StdRng) -> Result<()> {
+    let data = varmap.data().lock().expect("varmap lock");
+    let mut names: Vec<&String> = data.keys().collect();
+    names.sort();
+    for name in names {
+        let var = &data[name];
+        let n = var.elem_count();
+        let values: Vec<f32> = if name.ends_with("bias") {
+            vec![0.0; n]
+        } else if name.contains("norm") {
+            vec![1.0; n]
+        } else {
+            (0..n).map(|_| 0.02 * standard_normal(rng)).collect()
+        };
+        var.set(&Tensor::from_vec(values, var.shape(), var.device())?)?;
+    }
+    Ok(())
+}
+
+fn standard_normal(rng: &mut StdRng) -> f32 {
+    // Box–Muller; u1 is kept away from 0 so the log is finite.
+    let u1: f32 = rng.gen_range(f32::EPSILON..1.0);
+    let u2: f32 = rng.gen();
+    (-2.0 * u1.ln()).sqrt() * (2.0 * std::f32::consts::PI * u2).cos()
+}
+
+fn load_into(varmap: &VarMap, weights: &Path, device: &Device) -> Result<()> {
+    let tensors = candle_core::safetensors::load(weights, device)
+        .map_err(|e| Error::invalid_model(weights, e.to_string()))?;
+    let data = varmap.data().lock().expect("varmap lock");
+    for (name, var) in data.iter() {
+        let t = tensors
+            .get(name)
+            .ok_or_else(|| Error::invalid_model(weights, format!("tensor {name} is missing")))?;
+        var.set(&t.to_dtype(DType::F32)?)
+            .map_err(|e| Error::invalid_model(weights, format!("{name}: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Writes a complete model directory (config, tokenizer, f16 weights, training report, model card)
+/// to a temporary directory beside `out`, then swaps it into place, so `out` is never half-written.
+pub fn save_model_dir(out: &Path, config: &Config, encoder: &TextEncoder, varmap: &VarMap, report: &TrainReport) -> Result<()> {
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".pantau-save-")
+        .tempdir_in(&parent)
+        .map_err(|e| Error::io(&parent, e))?;
+    let dir = tmp.path();
+    let mut cfg = config.clone();
+    cfg.torch_dtype = "float16".into();
+    let json = serde_json::to_vec_pretty(&cfg).expect("config serializes");
+    std::fs::write(dir.join("config.json"), json).map_err(|e| Error::io(dir.join("config.json"), e))?;
+    encoder.save(&dir.join("tokenizer.json"))?;
+    let tensors: HashMap<String, Tensor> = varmap
+        .data()
+        .lock()
+        .expect("varmap lock")
+        .iter()
+        .map(|(k, v)| Ok((k.clone(), v.as_tensor().to_dtype(DType::F16)?.to_device(&Device::Cpu)?)))
+        .collect::<Result<_>>()?;
+    candle_core::safetensors::save(&tensors, dir.join("model.safetensors"))?;
+    let rep = serde_json::to_vec_pretty(report).expect("report serializes");
+    std::fs::write(dir.join("training.json"), rep).map_err(|e| Error::io(dir.join("training.json"), e))?;
+    let card = model_card(&cfg, report);
+    std::fs::write(dir.join("README.md"), card).map_err(|e| Error::io(dir.join("README.md"), e))?;
+
+    // Keep an existing card's evaluation section (written by `pantau eval --update-card`) out of a
+    // fresh model: it described different weights.
+    let kept = tmp.keep();
+    let old = parent.join(format!(".pantau-old-{}", std::process::id()));
+    if out.exists() {
+        std::fs::rename(out, &old).map_err(|e| Error::io(out, e))?;
+    }
+    if let Err(e) = std::fs::rename(&kept, out) {
+        // Put the previous model back rather than leave nothing.
+        let _ = std::fs::rename(&old, out);
+        return Err(Error::io(out, e));
+    }
+    if old.exists() {
+        std::fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))?;
+    }
+    Ok(())
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
+/// The marker after which `pantau eval --update-card` writes test metrics.
+pub const CARD_EVAL_MARKER: &str = "<!-- pantau:eval -->";
+
+fn model_card(cfg: &Config, report: &TrainReport) -> String {
+    let c = &report.config;
+    let dev = report
+        .best_dev
+        .as_ref()
+        .map(|d| format!("dev accuracy {:.4}, dev macro-F1 {:.4} (epoch {})", d.accuracy, d.macro_f1, report.best_epoch))
+        .unwrap_or_default();
+    format!(
+        "# pantau model\n\n\
+         A {layers}-layer pre-LN transformer encoder (hidden {d}, {heads} heads, FFN {ff}, max {len} tokens, \
+         vocabulary {vocab}) with mean pooling and a 3-way head: neutral, promotional, campaigning.\n\
+         {params} parameters, stored as float16.\n\n\
+         ## Training\n\n\
+         {train} training and {devn} dev examples; seed {seed}, {epochs} epochs max (early stopping, patience {pat}), \
+         batch {bs}, AdamW lr {lr} (warmup {wu}, linear decay), weight decay {wd}, dropout {dp}, \
+         gradient clip {clip}, class weights {cw}. Best {dev}.\n\
+         Per-epoch numbers are in `training.json`.\n\n\
+         ## Evaluation\n\n{marker}\n",
+        layers = cfg.num_hidden_layers,
+        d = cfg.hidden_size,
+        heads = cfg.num_attention_heads,
+        ff = cfg.intermediate_size,
+        len = cfg.max_position_embeddings,
+        vocab = cfg.vocab_size,
+        params = cfg.num_parameters(),
+        train = report.train_examples,
+        devn = report.dev_examples,
+        seed = c.seed,
+        epochs = c.epochs,
+        pat = c.patience,
+        bs = c.batch_size,
+        lr = c.learning_rate,
+        wu = c.warmup_ratio,
+        wd = c.weight_decay,
+        dp = c.dropout,
+        clip = c.max_grad_norm,
+        cw = c.class_weights,
+        marker = CARD_EVAL_MARKER,
+    )
+}
+
+/// Loads the model a training run wrote, for evaluation right after training.
+pub fn load_trained(out: &Path, device: &Device) -> Result<Classifier> {
+    Classifier::load_dir(out, device)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedule_warms_up_then_decays_to_zero() {
+        assert!((schedule(1.0, 0, 10, 100) - 0.1).abs() < 1e-12);
+        assert!((schedule(1.0, 9, 10, 100) - 1.0).abs() < 1e-12);
+        assert!((schedule(1.0, 10, 10, 100) - 1.0).abs() < 1e-12);
+        assert!(schedule(1.0, 55, 10, 100) < 0.51);
+        assert!(schedule(1.0, 100, 10, 100).abs() < 1e-12);
+        assert!((schedule(1.0, 0, 0, 10) - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn balanced_weights_are_inverse_frequency() {
+        let ex = |l| Example {
+            text: "x".into(),
+            label: l,
+            kind: None,
+        };
+        let data = vec![ex(Label::Neutral), ex(Label::Neutral), ex(Label::Neutral), ex(Label::Campaigning)];
+        let w = label_weights(&data, true);
+        assert!((w[0] - 4.0 / 9.0).abs() < 1e-6);
+        assert_eq!(w[1], 0.0);
+        assert!((w[2] - 4.0 / 3.0).abs() < 1e-6);
+        assert_eq!(label_weights(&data, false), vec![1.0; 3]);
+    }
+
+    #[test]
+    fn cross_entropy_matches_a_hand_computation() {
+        let logits = Tensor::new(&[[0f32, 0.0, 0.0], [2.0, 0.0, 0.0]], &Device::Cpu).unwrap();
+        let y = Tensor::new(&[1u32, 0], &Device::Cpu).unwrap();
+        let w = Tensor::new(&[1f32, 1.0, 1.0], &Device::Cpu).unwrap();
+        let l = weighted_cross_entropy(&logits, &y, &w).unwrap().to_scalar::<f32>().unwrap();
+        let expected = ((3f32).ln() + (-(2f32.exp() / (2f32.exp() + 2.0)).ln())) / 2.0;
+        assert!((l - expected).abs() < 1e-5, "{l} vs {expected}");
+    }
+}
