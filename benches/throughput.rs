@@ -1,1 +1,126 @@
-fn main() {}
+//! Criterion benchmarks: tokenization alone, model forward per batch size, and end-to-end
+//! `classify_batch` over a fixed realistic set of posts (the test split), in posts/s.
+//!
+//! `PANTAU_BENCH_DEVICE=cuda` runs them on a GPU when built with `--features cuda`.
+
+use std::path::PathBuf;
+
+use candle_core::Device;
+use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use pantau::batch::BatchOptions;
+use pantau::normalize::normalize;
+use pantau::{parse_device, Classifier};
+
+fn posts() -> Vec<String> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/test.jsonl");
+    std::fs::read_to_string(path)
+        .expect("data/test.jsonl")
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["text"].as_str().unwrap().to_string()
+        })
+        .collect()
+}
+
+fn device() -> Device {
+    parse_device(&std::env::var("PANTAU_BENCH_DEVICE").unwrap_or_else(|_| "cpu".into())).expect("device")
+}
+
+fn load() -> Classifier {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(pantau::DEFAULT_MODEL);
+    Classifier::load_dir(&dir, &device()).expect("shipped model")
+}
+
+fn tokenization(c: &mut Criterion) {
+    let clf = load();
+    let posts = posts();
+    let mut g = c.benchmark_group("tokenization");
+    g.throughput(Throughput::Elements(posts.len() as u64));
+    g.bench_function("normalize", |b| {
+        b.iter(|| posts.iter().map(|p| normalize(black_box(p)).len()).sum::<usize>())
+    });
+    g.bench_function("normalize+encode", |b| {
+        b.iter(|| posts.iter().map(|p| clf.encode(black_box(p)).unwrap().len()).sum::<usize>())
+    });
+    g.finish();
+}
+
+fn forward(c: &mut Criterion) {
+    let clf = load();
+    let ids: Vec<Vec<u32>> = posts().iter().map(|p| clf.encode(p).unwrap()).collect();
+    let mut g = c.benchmark_group("forward");
+    for bs in [1usize, 8, 32, 64, 128, 256] {
+        // Consecutive posts of the test set: realistic length mix, padded to the longest.
+        let batch: Vec<&[u32]> = ids.iter().take(bs).map(Vec::as_slice).collect();
+        g.throughput(Throughput::Elements(bs as u64));
+        g.bench_with_input(BenchmarkId::from_parameter(bs), &batch, |b, batch| {
+            b.iter(|| clf.predict_batch(black_box(batch)).unwrap())
+        });
+    }
+    g.finish();
+}
+
+fn end_to_end(c: &mut Criterion) {
+    let posts = posts();
+    let mut g = c.benchmark_group("classify_batch");
+    g.throughput(Throughput::Elements(posts.len() as u64));
+    g.sample_size(20);
+    // PANTAU_BENCH_BUDGETS=512,2048,8192 compares token budgets; the default is the device's own.
+    let options: Vec<BatchOptions> = match std::env::var("PANTAU_BENCH_BUDGETS") {
+        Ok(s) => s
+            .split(',')
+            .filter_map(|x| x.trim().parse().ok())
+            .map(|b| BatchOptions {
+                token_budget: b,
+                max_batch: b,
+            })
+            .collect(),
+        Err(_) => vec![BatchOptions::for_device(&device())],
+    };
+    for opts in options {
+        let clf = load().with_batching(opts);
+        g.bench_with_input(BenchmarkId::new("token_budget", opts.token_budget), &posts, |b, posts| {
+            b.iter(|| clf.classify_batch(black_box(posts)).unwrap())
+        });
+    }
+    g.finish();
+}
+
+/// The machine's measured f32 matmul peak through candle (Throughput = FLOPs, so criterion's
+/// "elem/s" reads as FLOP/s), to put the end-to-end figure in proportion.
+fn matmul_peak(c: &mut Criterion) {
+    let dev = device();
+    let mut g = c.benchmark_group("matmul_peak");
+    for n in [256usize, 1024] {
+        let a = candle_core::Tensor::randn(0f32, 1.0, (n, n), &dev).unwrap();
+        let b = candle_core::Tensor::randn(0f32, 1.0, (n, n), &dev).unwrap();
+        g.throughput(Throughput::Elements((2 * n * n * n) as u64));
+        g.bench_with_input(BenchmarkId::from_parameter(n), &n, |bench, _| {
+            bench.iter(|| {
+                let c = a.matmul(&b).unwrap();
+                dev.synchronize().unwrap();
+                c
+            })
+        });
+    }
+    g.finish();
+}
+
+/// Prints the model's useful FLOPs per post on the benchmark set (real tokens, no padding).
+fn flops_report(_: &mut Criterion) {
+    let clf = load();
+    let lens: Vec<usize> = posts().iter().map(|p| clf.encode(p).unwrap().len()).collect();
+    let total: f64 = lens.iter().map(|&t| clf.config().flops_per_token(t) * t as f64).sum();
+    let mean_len = lens.iter().sum::<usize>() as f64 / lens.len() as f64;
+    eprintln!(
+        "model FLOPs: {:.2} MFLOP per post on average ({} posts, {:.1} tokens per post, {} parameters)",
+        total / lens.len() as f64 / 1e6,
+        lens.len(),
+        mean_len,
+        clf.config().num_parameters()
+    );
+}
+
+criterion_group!(benches, flops_report, tokenization, forward, end_to_end, matmul_peak);
+criterion_main!(benches);

@@ -9,6 +9,7 @@ use rayon::prelude::*;
 use crate::classifier::{Classifier, Prediction};
 use crate::error::Result;
 use crate::io::{Record, RecordWriter};
+use crate::normalize::normalize;
 
 /// How inputs are grouped into model batches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,7 +135,14 @@ where
         let encoded: Vec<std::result::Result<Vec<u32>, String>> = chunk
             .par_iter()
             .map(|r| match &r.text {
-                Ok(t) => classifier.encode(t).map_err(|e| e.to_string()),
+                Ok(t) => {
+                    let normalized = normalize(t);
+                    if normalized.is_empty() {
+                        Err("empty text (nothing left after removing control characters)".to_string())
+                    } else {
+                        classifier.encoder().encode(&normalized).map_err(|e| e.to_string())
+                    }
+                }
                 Err(e) => Err(e.clone()),
             })
             .collect();

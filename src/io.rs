@@ -444,15 +444,18 @@ impl<W: Write> Write for Counted<W> {
 pub struct JsonlWriter<W: Write> {
     out: BufWriter<Counted<W>>,
     name: String,
+    input_headers: Vec<String>,
     base: u64,
 }
 
 impl<W: Write> JsonlWriter<W> {
-    /// `name` is used in error messages; `base` is the size of output already on disk (resume).
-    pub fn new(out: W, name: &str, base: u64) -> Self {
+    /// `name` is used in error messages; `input_headers` names CSV/TSV cells (empty for other
+    /// inputs); `base` is the size of output already on disk (resume).
+    pub fn new(out: W, name: &str, input_headers: Vec<String>, base: u64) -> Self {
         JsonlWriter {
             out: BufWriter::with_capacity(1 << 16, Counted { inner: out, n: 0 }),
             name: name.into(),
+            input_headers,
             base,
         }
     }
@@ -514,7 +517,7 @@ fn json_prob(p: f32) -> Value {
 
 impl<W: Write> RecordWriter for JsonlWriter<W> {
     fn write(&mut self, record: &Record, outcome: std::result::Result<&Prediction, &str>) -> Result<()> {
-        let obj = output_object(record, outcome, &[]);
+        let obj = output_object(record, outcome, &self.input_headers);
         serde_json::to_writer(&mut self.out, &obj)
             .map_err(|e| Error::io(&self.name, std::io::Error::other(e)))?;
         self.out.write_all(b"\n").map_err(|e| Error::io(&self.name, e))
@@ -858,7 +861,7 @@ mod tests {
         let rec = jsonl("{\"id\":7,\"text\":\"x\",\"label\":\"netral\"}\n").remove(0);
         let mut buf = Vec::new();
         {
-            let mut w = JsonlWriter::new(&mut buf, "o", 0);
+            let mut w = JsonlWriter::new(&mut buf, "o", Vec::new(), 0);
             let p = Prediction::from_probabilities([0.1, 0.2, 0.7]);
             w.write(&rec, Ok(&p)).unwrap();
             w.write(&rec, Err("boom")).unwrap();

@@ -39,6 +39,14 @@ enum Command {
     Train(TrainArgs),
     /// Evaluate a model on labeled data.
     Eval(EvalArgs),
+    /// Print each post's normalized text, one line per input row (what the tokenizer sees).
+    Normalize {
+        /// JSONL or text input; `-` or nothing reads stdin.
+        input: Option<PathBuf>,
+        /// JSONL field holding the post text.
+        #[arg(long, default_value = "text")]
+        text_field: String,
+    },
 }
 
 #[derive(Args)]
@@ -176,6 +184,7 @@ fn main() -> ExitCode {
         Command::Info { model } => info(model).map(|_| ExitCode::SUCCESS),
         Command::Train(a) => run_train(a).map(|_| ExitCode::SUCCESS),
         Command::Eval(a) => run_eval(a).map(|_| ExitCode::SUCCESS),
+        Command::Normalize { input, text_field } => normalize_cmd(input, text_field).map(|_| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
@@ -288,7 +297,7 @@ fn classify(a: ClassifyArgs) -> Result<ExitCode> {
     let base = checkpoint.as_ref().map_or(0, |c| c.bytes);
     let out_name = a.output.as_ref().map_or("<stdout>".into(), |p| p.display().to_string());
     let mut writer: Box<dyn RecordWriter> = match out_format {
-        OutputFormat::Jsonl => Box::new(JsonlWriter::new(sink, &out_name, base)),
+        OutputFormat::Jsonl => Box::new(JsonlWriter::new(sink, &out_name, headers, base)),
         OutputFormat::Csv => Box::new(CsvWriter::new(
             sink,
             &out_name,
@@ -500,5 +509,32 @@ fn update_card(dir: &Path, data: &Path, report: &Report) -> Result<()> {
         data.display()
     ));
     std::fs::write(&path, out).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+fn normalize_cmd(input: Option<PathBuf>, text_field: String) -> Result<()> {
+    let (source, name): (Box<dyn Read>, String) = match input.as_deref().filter(|p| *p != Path::new("-")) {
+        None => (Box::new(std::io::stdin().lock()), "<stdin>".into()),
+        Some(p) => (
+            Box::new(File::open(p).with_context(|| format!("cannot open input {}", p.display()))?),
+            p.display().to_string(),
+        ),
+    };
+    let mut buffered = BufReader::new(source);
+    let format = match input.as_deref().and_then(InputFormat::from_path) {
+        Some(f) => f,
+        None => sniff(&mut buffered)?,
+    };
+    let opts = InputOptions {
+        format,
+        text_field,
+        ..InputOptions::default()
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for rec in read_records(buffered, &name, &opts)? {
+        let rec = rec?;
+        let text = rec.text.as_deref().map(pantau::normalize::normalize).unwrap_or_default();
+        writeln!(out, "{text}")?;
+    }
     Ok(())
 }

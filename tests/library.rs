@@ -1,0 +1,201 @@
+//! The library API: model-directory validation, hub resolution, and training.
+
+mod common;
+
+use std::path::Path;
+
+use candle_core::Device;
+use common::*;
+use pantau::io::{read_examples, Example};
+use pantau::train::{train, TrainConfig, TrainData};
+use pantau::{Classifier, Error, Label};
+
+fn copy_model(to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for f in ["config.json", "tokenizer.json", "model.safetensors"] {
+        std::fs::copy(model_dir().join(f), to.join(f)).unwrap();
+    }
+}
+
+fn load_err(dir: &Path) -> String {
+    match Classifier::load_dir(dir, &Device::Cpu) {
+        Ok(_) => panic!("{} loaded", dir.display()),
+        Err(e) => {
+            assert!(matches!(e, Error::InvalidModel { .. }), "{e:?}");
+            e.to_string()
+        }
+    }
+}
+
+fn edit_config(dir: &Path, f: impl FnOnce(&mut serde_json::Value)) {
+    let p = dir.join("config.json");
+    let mut v: serde_json::Value = serde_json::from_slice(&read(&p)).unwrap();
+    f(&mut v);
+    std::fs::write(&p, serde_json::to_vec(&v).unwrap()).unwrap();
+}
+
+#[test]
+fn the_shipped_model_loads_and_classifies() {
+    let clf = Classifier::load(model_dir().to_str().unwrap(), &Device::Cpu).unwrap();
+    let p = clf.classify("Promo diskon akhir tahun, semua produk 50%!").unwrap();
+    assert!((p.probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+    let batch = clf.classify_batch(&["satu", "dua dua", "tiga tiga tiga"]).unwrap();
+    assert_eq!(batch.len(), 3);
+}
+
+#[test]
+fn broken_model_directories_name_the_file_and_the_problem() {
+    let tmp = tempfile::tempdir().unwrap();
+
+    let d = tmp.path().join("no_tokenizer");
+    copy_model(&d);
+    std::fs::remove_file(d.join("tokenizer.json")).unwrap();
+    assert!(load_err(&d).contains("tokenizer.json is missing"));
+
+    let d = tmp.path().join("no_config");
+    copy_model(&d);
+    std::fs::remove_file(d.join("config.json")).unwrap();
+    assert!(load_err(&d).contains("config.json is missing"));
+
+    let d = tmp.path().join("small_vocab");
+    copy_model(&d);
+    edit_config(&d, |v| v["vocab_size"] = 100.into());
+    let e = load_err(&d);
+    assert!(e.contains("tokenizer.json has") && e.contains("vocab_size 100"), "{e}");
+
+    let d = tmp.path().join("big_vocab");
+    copy_model(&d);
+    edit_config(&d, |v| v["vocab_size"] = (v["vocab_size"].as_u64().unwrap() + 10).into());
+    let e = load_err(&d);
+    assert!(e.contains("model.safetensors") && e.contains("word_embeddings"), "{e}");
+
+    let d = tmp.path().join("max_len");
+    copy_model(&d);
+    edit_config(&d, |v| v["max_position_embeddings"] = 512.into());
+    let e = load_err(&d);
+    assert!(e.contains("position_embeddings") && e.contains("512"), "{e}");
+
+    let d = tmp.path().join("labels");
+    copy_model(&d);
+    edit_config(&d, |v| {
+        v["id2label"] = serde_json::json!({"0": "neutral", "1": "positive", "2": "campaigning"});
+    });
+    let e = load_err(&d);
+    assert!(e.contains("config.json") && e.contains("positive"), "{e}");
+
+    let d = tmp.path().join("four_labels");
+    copy_model(&d);
+    edit_config(&d, |v| v["id2label"]["3"] = "other".into());
+    assert!(load_err(&d).contains("exactly 3"));
+
+    let d = tmp.path().join("truncated");
+    copy_model(&d);
+    let w = read(&d.join("model.safetensors"));
+    std::fs::write(d.join("model.safetensors"), &w[..w.len() / 2]).unwrap();
+    let e = load_err(&d);
+    assert!(e.contains("model.safetensors"), "{e}");
+
+    let d = tmp.path().join("garbage");
+    copy_model(&d);
+    std::fs::write(d.join("config.json"), b"{not json").unwrap();
+    assert!(load_err(&d).contains("config.json"));
+
+    let d = tmp.path().join("heads");
+    copy_model(&d);
+    edit_config(&d, |v| v["num_attention_heads"] = 7.into());
+    assert!(load_err(&d).contains("divisible"));
+}
+
+#[test]
+fn hub_ids_resolve_through_a_local_cache() {
+    let cache = tempfile::tempdir().unwrap();
+    let c = hf_hub::Cache::new(cache.path().to_path_buf());
+    let repo = hf_hub::Repo::model("pantau/cached".into());
+    let commit = "abcdefabcdefabcdefabcdefabcdefabcdefabcd";
+    let snap = cache.path().join(repo.folder_name()).join("snapshots").join(commit);
+    copy_model(&snap);
+    c.repo(repo).create_ref(commit).unwrap();
+    let dir = pantau::hub::resolve_with("pantau/cached", &c).unwrap();
+    let clf = Classifier::load_dir(&dir, &Device::Cpu).unwrap();
+    assert_eq!(clf.classify_batch(&["halo"]).unwrap().len(), 1);
+}
+
+fn tiny_config(seed: u64) -> TrainConfig {
+    TrainConfig {
+        epochs: 3,
+        batch_size: 16,
+        learning_rate: 3e-3,
+        patience: 10,
+        seed,
+        vocab_size: 600,
+        hidden_size: 32,
+        num_layers: 1,
+        num_heads: 2,
+        intermediate_size: 64,
+        max_len: 48,
+        ..TrainConfig::default()
+    }
+}
+
+fn slice() -> TrainData {
+    let all: Vec<Example> = read_examples(&root().join("data/train.jsonl")).unwrap();
+    TrainData {
+        train: all[..300].to_vec(),
+        dev: all[300..380].to_vec(),
+    }
+}
+
+#[test]
+fn tiny_training_lowers_loss_and_saves_a_loadable_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("m");
+    let report = train(&tiny_config(5), &slice(), &out, &Device::Cpu, |_| {}).unwrap();
+    let first = report.epochs.first().unwrap().train_loss;
+    let last = report.epochs.last().unwrap().train_loss;
+    assert!(last < first, "loss went from {first} to {last}");
+    assert!(report.best_epoch >= 1);
+    let clf = Classifier::load_dir(&out, &Device::Cpu).unwrap();
+    let p = clf.classify("coblos nomor dua").unwrap();
+    assert!(Label::ALL.contains(&p.label));
+    // No temporary directories are left beside the model.
+    let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n != "m")
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn training_is_reproducible_with_a_seed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = slice();
+    let mut cfg = tiny_config(7);
+    cfg.epochs = 2;
+    train(&cfg, &data, &tmp.path().join("a"), &Device::Cpu, |_| {}).unwrap();
+    train(&cfg, &data, &tmp.path().join("b"), &Device::Cpu, |_| {}).unwrap();
+    assert!(
+        read(&tmp.path().join("a/model.safetensors")) == read(&tmp.path().join("b/model.safetensors")),
+        "same seed, same weights"
+    );
+    cfg.seed = 8;
+    train(&cfg, &data, &tmp.path().join("c"), &Device::Cpu, |_| {}).unwrap();
+    assert!(read(&tmp.path().join("a/model.safetensors")) != read(&tmp.path().join("c/model.safetensors")));
+}
+
+#[test]
+fn fine_tuning_starts_from_an_existing_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path().join("base");
+    train(&tiny_config(3), &slice(), &base, &Device::Cpu, |_| {}).unwrap();
+    let mut cfg = tiny_config(3);
+    cfg.init = Some(base.display().to_string());
+    cfg.epochs = 1;
+    cfg.hidden_size = 999; // ignored: the architecture comes from --init
+    let tuned = tmp.path().join("tuned");
+    let report = train(&cfg, &slice(), &tuned, &Device::Cpu, |_| {}).unwrap();
+    assert_eq!(report.epochs.len(), 1);
+    assert_eq!(read(&base.join("tokenizer.json")), read(&tuned.join("tokenizer.json")));
+    let clf = Classifier::load_dir(&tuned, &Device::Cpu).unwrap();
+    assert_eq!(clf.config().hidden_size, 32);
+}
