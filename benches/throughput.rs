@@ -66,23 +66,37 @@ fn end_to_end(c: &mut Criterion) {
     let mut g = c.benchmark_group("classify_batch");
     g.throughput(Throughput::Elements(posts.len() as u64));
     g.sample_size(20);
-    // PANTAU_BENCH_BUDGETS=512,2048,8192 compares token budgets; the default is the device's own.
-    let options: Vec<BatchOptions> = match std::env::var("PANTAU_BENCH_BUDGETS") {
-        Ok(s) => s
-            .split(',')
-            .filter_map(|x| x.trim().parse().ok())
-            .map(|b| BatchOptions {
-                token_budget: b,
-                max_batch: b,
-            })
-            .collect(),
-        Err(_) => vec![BatchOptions::for_device(&device())],
-    };
-    for opts in options {
-        let clf = load().with_batching(opts);
-        g.bench_with_input(BenchmarkId::new("token_budget", opts.token_budget), &posts, |b, posts| {
+    let default = BatchOptions::for_device(&device());
+    let clf = load();
+    g.bench_with_input(BenchmarkId::new("default", default.token_budget), &posts, |b, posts| {
+        b.iter(|| clf.classify_batch(black_box(posts)).unwrap())
+    });
+    if std::env::var("PANTAU_BENCH_SWEEP").is_ok() {
+        // Token budgets, and the two ways of sharing the cores between rayon and candle's matmuls.
+        for budget in [512usize, 1024, 4096, 8192] {
+            let clf = load().with_batching(BatchOptions {
+                token_budget: budget,
+                max_batch: budget,
+                ..default
+            });
+            g.bench_with_input(BenchmarkId::new("token_budget", budget), &posts, |b, posts| {
+                b.iter(|| clf.classify_batch(black_box(posts)).unwrap())
+            });
+        }
+        let sequential = load().with_batching(BatchOptions {
+            parallel_batches: false,
+            ..default
+        });
+        g.bench_with_input(BenchmarkId::new("sequential_batches_parallel_matmul", 0), &posts, |b, posts| {
+            b.iter(|| sequential.classify_batch(black_box(posts)).unwrap())
+        });
+        // candle sizes its matmul parallelism from RAYON_NUM_THREADS on every call; the global pool
+        // is already built, so this makes matmuls single-threaded while batches stay parallel.
+        std::env::set_var("RAYON_NUM_THREADS", "1");
+        g.bench_with_input(BenchmarkId::new("parallel_batches_serial_matmul", 0), &posts, |b, posts| {
             b.iter(|| clf.classify_batch(black_box(posts)).unwrap())
         });
+        std::env::remove_var("RAYON_NUM_THREADS");
     }
     g.finish();
 }

@@ -18,6 +18,9 @@ pub struct BatchOptions {
     pub token_budget: usize,
     /// Upper bound on sequences per batch.
     pub max_batch: usize,
+    /// Run batches concurrently on the rayon pool (CPU). When false, batches run one after another
+    /// and only candle's matmuls use the cores.
+    pub parallel_batches: bool,
 }
 
 impl BatchOptions {
@@ -28,11 +31,13 @@ impl BatchOptions {
             BatchOptions {
                 token_budget: 2048,
                 max_batch: 64,
+                parallel_batches: true,
             }
         } else {
             BatchOptions {
                 token_budget: 262_144,
                 max_batch: 4096,
+                parallel_batches: false,
             }
         }
     }
@@ -188,6 +193,7 @@ mod tests {
         let opts = BatchOptions {
             token_budget: 128,
             max_batch: 3,
+            parallel_batches: true,
         };
         let plan = plan_batches(&lengths, opts);
         let mut seen: Vec<usize> = plan.iter().flatten().copied().collect();
@@ -208,6 +214,7 @@ mod tests {
             BatchOptions {
                 token_budget: 10_000,
                 max_batch: 2,
+                parallel_batches: true,
             },
         );
         assert_eq!(plan, vec![vec![0, 2], vec![1, 3]]);
@@ -220,6 +227,7 @@ mod tests {
             BatchOptions {
                 token_budget: 100,
                 max_batch: 8,
+                parallel_batches: true,
             },
         );
         assert_eq!(plan, vec![vec![1], vec![0]]);

@@ -175,7 +175,7 @@ impl Classifier {
             let preds = self.predict_batch(&seqs)?;
             Ok(batch.iter().copied().zip(preds).collect())
         };
-        let done: Vec<Vec<(usize, Prediction)>> = if self.device.is_cpu() {
+        let done: Vec<Vec<(usize, Prediction)>> = if self.device.is_cpu() && self.batching.parallel_batches {
             plan.par_iter().map(run).collect::<Result<_>>()?
         } else {
             plan.iter().map(run).collect::<Result<_>>()?

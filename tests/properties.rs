@@ -58,7 +58,7 @@ proptest! {
     ) {
         let clf = classifier();
         let alone: Vec<_> = texts.iter().map(|t| clf.classify(t).unwrap()).collect();
-        let opts = BatchOptions { token_budget: budget, max_batch };
+        let opts = BatchOptions { token_budget: budget, max_batch, parallel_batches: budget % 2 == 0 };
         let batched = Classifier::load_dir(&common::model_dir(), &Device::Cpu)
             .unwrap()
             .with_batching(opts)
