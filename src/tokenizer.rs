@@ -269,6 +269,31 @@ mod tests {
     }
 
     #[test]
+    fn a_foreign_tokenizer_json_loads_and_truncates() {
+        // A minimal word-level tokenizer as another tool would write it, without a [PAD] token.
+        let json = serde_json::json!({
+            "version": "1.0",
+            "truncation": null,
+            "padding": null,
+            "added_tokens": [],
+            "normalizer": null,
+            "pre_tokenizer": {"type": "Whitespace"},
+            "post_processor": null,
+            "decoder": null,
+            "model": {"type": "WordLevel", "vocab": {"<unk>": 0, "coblos": 1, "nomor": 2, "dua": 3}, "unk_token": "<unk>"}
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("tokenizer.json");
+        std::fs::write(&p, json.to_string()).unwrap();
+        let t = TextEncoder::from_file(&p, 3).unwrap();
+        assert_eq!(t.encode("coblos nomor dua").unwrap(), vec![1, 2, 3]);
+        assert_eq!(t.encode("coblos nomor dua dua").unwrap(), vec![1, 2, 3]);
+        assert_eq!(t.encode("apa").unwrap(), vec![0]);
+        assert_eq!(t.vocab_size(), 4);
+        assert!(TextEncoder::from_file(&dir.path().join("missing.json"), 8).is_err());
+    }
+
+    #[test]
     fn truncates_to_max_len() {
         let t = tiny();
         let long = "coblos ".repeat(10_000);

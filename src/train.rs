@@ -62,7 +62,7 @@ impl Default for TrainConfig {
             learning_rate: 1e-3,
             warmup_ratio: 0.06,
             weight_decay: 0.01,
-            dropout: 0.1,
+            dropout: 0.2,
             max_grad_norm: 1.0,
             class_weights: false,
             patience: 5,
