@@ -24,7 +24,8 @@ fn posts() -> Vec<String> {
 }
 
 fn device() -> Device {
-    parse_device(&std::env::var("PANTAU_BENCH_DEVICE").unwrap_or_else(|_| "cpu".into())).expect("device")
+    parse_device(&std::env::var("PANTAU_BENCH_DEVICE").unwrap_or_else(|_| "cpu".into()))
+        .expect("device")
 }
 
 fn load() -> Classifier {
@@ -38,10 +39,20 @@ fn tokenization(c: &mut Criterion) {
     let mut g = c.benchmark_group("tokenization");
     g.throughput(Throughput::Elements(posts.len() as u64));
     g.bench_function("normalize", |b| {
-        b.iter(|| posts.iter().map(|p| normalize(black_box(p)).len()).sum::<usize>())
+        b.iter(|| {
+            posts
+                .iter()
+                .map(|p| normalize(black_box(p)).len())
+                .sum::<usize>()
+        })
     });
     g.bench_function("normalize+encode", |b| {
-        b.iter(|| posts.iter().map(|p| clf.encode(black_box(p)).unwrap().len()).sum::<usize>())
+        b.iter(|| {
+            posts
+                .iter()
+                .map(|p| clf.encode(black_box(p)).unwrap().len())
+                .sum::<usize>()
+        })
     });
     g.finish();
 }
@@ -68,9 +79,11 @@ fn end_to_end(c: &mut Criterion) {
     g.sample_size(20);
     let default = BatchOptions::for_device(&device());
     let clf = load();
-    g.bench_with_input(BenchmarkId::new("default", default.token_budget), &posts, |b, posts| {
-        b.iter(|| clf.classify_batch(black_box(posts)).unwrap())
-    });
+    g.bench_with_input(
+        BenchmarkId::new("default", default.token_budget),
+        &posts,
+        |b, posts| b.iter(|| clf.classify_batch(black_box(posts)).unwrap()),
+    );
     if std::env::var("PANTAU_BENCH_SWEEP").is_ok() {
         // Token budgets, and the two ways of sharing the cores between rayon and candle's matmuls.
         for budget in [512usize, 1024, 4096, 8192] {
@@ -79,23 +92,29 @@ fn end_to_end(c: &mut Criterion) {
                 max_batch: budget,
                 ..default
             });
-            g.bench_with_input(BenchmarkId::new("token_budget", budget), &posts, |b, posts| {
-                b.iter(|| clf.classify_batch(black_box(posts)).unwrap())
-            });
+            g.bench_with_input(
+                BenchmarkId::new("token_budget", budget),
+                &posts,
+                |b, posts| b.iter(|| clf.classify_batch(black_box(posts)).unwrap()),
+            );
         }
         let sequential = load().with_batching(BatchOptions {
             parallel_batches: false,
             ..default
         });
-        g.bench_with_input(BenchmarkId::new("sequential_batches_parallel_matmul", 0), &posts, |b, posts| {
-            b.iter(|| sequential.classify_batch(black_box(posts)).unwrap())
-        });
+        g.bench_with_input(
+            BenchmarkId::new("sequential_batches_parallel_matmul", 0),
+            &posts,
+            |b, posts| b.iter(|| sequential.classify_batch(black_box(posts)).unwrap()),
+        );
         // candle sizes its matmul parallelism from RAYON_NUM_THREADS on every call; the global pool
         // is already built, so this makes matmuls single-threaded while batches stay parallel.
         std::env::set_var("RAYON_NUM_THREADS", "1");
-        g.bench_with_input(BenchmarkId::new("parallel_batches_serial_matmul", 0), &posts, |b, posts| {
-            b.iter(|| clf.classify_batch(black_box(posts)).unwrap())
-        });
+        g.bench_with_input(
+            BenchmarkId::new("parallel_batches_serial_matmul", 0),
+            &posts,
+            |b, posts| b.iter(|| clf.classify_batch(black_box(posts)).unwrap()),
+        );
         std::env::remove_var("RAYON_NUM_THREADS");
     }
     g.finish();
@@ -124,8 +143,14 @@ fn matmul_peak(c: &mut Criterion) {
 /// Prints the model's useful FLOPs per post on the benchmark set (real tokens, no padding).
 fn flops_report(_: &mut Criterion) {
     let clf = load();
-    let lens: Vec<usize> = posts().iter().map(|p| clf.encode(p).unwrap().len()).collect();
-    let total: f64 = lens.iter().map(|&t| clf.config().flops_per_token(t) * t as f64).sum();
+    let lens: Vec<usize> = posts()
+        .iter()
+        .map(|p| clf.encode(p).unwrap().len())
+        .collect();
+    let total: f64 = lens
+        .iter()
+        .map(|&t| clf.config().flops_per_token(t) * t as f64)
+        .sum();
     let mean_len = lens.iter().sum::<usize>() as f64 / lens.len() as f64;
     eprintln!(
         "model FLOPs: {:.2} MFLOP per post on average ({} posts, {:.1} tokens per post, {} parameters)",
@@ -136,5 +161,12 @@ fn flops_report(_: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, flops_report, tokenization, forward, end_to_end, matmul_peak);
+criterion_group!(
+    benches,
+    flops_report,
+    tokenization,
+    forward,
+    end_to_end,
+    matmul_peak
+);
 criterion_main!(benches);

@@ -29,7 +29,7 @@ impl BatchOptions {
     pub fn for_device(device: &Device) -> Self {
         if device.is_cpu() {
             BatchOptions {
-                token_budget: 2048,
+                token_budget: 512,
                 max_batch: 64,
                 parallel_batches: true,
             }
@@ -54,7 +54,9 @@ pub fn plan_batches(lengths: &[usize], opts: BatchOptions) -> Vec<Vec<usize>> {
     for i in order {
         // Sorted ascending, so the newcomer is the longest in the batch.
         let longest = lengths[i].max(1);
-        if !cur.is_empty() && ((cur.len() + 1) * longest > opts.token_budget || cur.len() >= opts.max_batch) {
+        if !cur.is_empty()
+            && ((cur.len() + 1) * longest > opts.token_budget || cur.len() >= opts.max_batch)
+        {
             batches.push(std::mem::take(&mut cur));
         }
         cur.push(i);
@@ -143,9 +145,15 @@ where
                 Ok(t) => {
                     let normalized = normalize(t);
                     if normalized.is_empty() {
-                        Err("empty text (nothing left after removing control characters)".to_string())
+                        Err(
+                            "empty text (nothing left after removing control characters)"
+                                .to_string(),
+                        )
                     } else {
-                        classifier.encoder().encode(&normalized).map_err(|e| e.to_string())
+                        classifier
+                            .encoder()
+                            .encode(&normalized)
+                            .map_err(|e| e.to_string())
                     }
                 }
                 Err(e) => Err(e.clone()),

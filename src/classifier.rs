@@ -102,7 +102,12 @@ impl Classifier {
     }
 
     /// Wraps an in-memory model (used by training to evaluate checkpoints).
-    pub fn from_parts(model: EncoderClassifier, encoder: TextEncoder, device: Device, dir: PathBuf) -> Self {
+    pub fn from_parts(
+        model: EncoderClassifier,
+        encoder: TextEncoder,
+        device: Device,
+        dir: PathBuf,
+    ) -> Self {
         let batching = BatchOptions::for_device(&device);
         Classifier {
             model,
@@ -175,16 +180,20 @@ impl Classifier {
             let preds = self.predict_batch(&seqs)?;
             Ok(batch.iter().copied().zip(preds).collect())
         };
-        let done: Vec<Vec<(usize, Prediction)>> = if self.device.is_cpu() && self.batching.parallel_batches {
-            plan.par_iter().map(run).collect::<Result<_>>()?
-        } else {
-            plan.iter().map(run).collect::<Result<_>>()?
-        };
+        let done: Vec<Vec<(usize, Prediction)>> =
+            if self.device.is_cpu() && self.batching.parallel_batches {
+                plan.par_iter().map(run).collect::<Result<_>>()?
+            } else {
+                plan.iter().map(run).collect::<Result<_>>()?
+            };
         let mut out = vec![None; ids.len()];
         for (i, p) in done.into_iter().flatten() {
             out[i] = Some(p);
         }
-        Ok(out.into_iter().map(|p| p.expect("every index is planned once")).collect())
+        Ok(out
+            .into_iter()
+            .map(|p| p.expect("every index is planned once"))
+            .collect())
     }
 
     /// Runs one padded batch through the model.
@@ -232,7 +241,12 @@ pub fn read_config(dir: &Path) -> Result<Config> {
     Ok(config)
 }
 
-fn load_weights(dir: &Path, path: &Path, config: &Config, device: &Device) -> Result<EncoderClassifier> {
+fn load_weights(
+    dir: &Path,
+    path: &Path,
+    config: &Config,
+    device: &Device,
+) -> Result<EncoderClassifier> {
     let bad = |reason: String| Error::invalid_model(dir, format!("model.safetensors: {reason}"));
     // Safety: the file is memory-mapped read-only; pantau never writes to a model it has loaded
     // (training writes a new directory and renames it into place).
@@ -240,7 +254,10 @@ fn load_weights(dir: &Path, path: &Path, config: &Config, device: &Device) -> Re
         .map_err(|e| bad(format!("{e} (is the file truncated or not safetensors?)")))?;
     for (name, rows) in [
         ("embeddings.word_embeddings.weight", config.vocab_size),
-        ("embeddings.position_embeddings.weight", config.max_position_embeddings),
+        (
+            "embeddings.position_embeddings.weight",
+            config.max_position_embeddings,
+        ),
     ] {
         let view = tensors
             .get(name)
@@ -266,6 +283,9 @@ mod tests {
         let p = Prediction::from_probabilities([0.2, 0.7, 0.1]);
         assert_eq!(p.label, Label::Promotional);
         assert_eq!(p.probability(Label::Campaigning), 0.1);
-        assert_eq!(Prediction::from_probabilities([0.4, 0.2, 0.4]).label, Label::Neutral);
+        assert_eq!(
+            Prediction::from_probabilities([0.4, 0.2, 0.4]).label,
+            Label::Neutral
+        );
     }
 }

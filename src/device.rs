@@ -14,7 +14,9 @@ pub fn parse_device(spec: &str) -> Result<Device> {
         "cuda" | "gpu" => 0,
         s => match s.strip_prefix("cuda:") {
             Some(n) => n.parse::<usize>().map_err(|_| {
-                Error::Device(format!("{spec:?}: expected cuda:N with N a GPU number, e.g. cuda:0"))
+                Error::Device(format!(
+                    "{spec:?}: expected cuda:N with N a GPU number, e.g. cuda:0"
+                ))
             })?,
             None => {
                 return Err(Error::Device(format!(
@@ -50,8 +52,14 @@ mod tests {
 
     #[test]
     fn bad_specs_are_explained() {
-        assert!(parse_device("tpu").unwrap_err().to_string().contains("unknown device"));
-        assert!(parse_device("cuda:x").unwrap_err().to_string().contains("cuda:N"));
+        assert!(parse_device("tpu")
+            .unwrap_err()
+            .to_string()
+            .contains("unknown device"));
+        assert!(parse_device("cuda:x")
+            .unwrap_err()
+            .to_string()
+            .contains("cuda:N"));
     }
 
     #[cfg(not(feature = "cuda"))]

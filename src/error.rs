@@ -12,7 +12,9 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    #[error("unknown label {0:?}: expected neutral/netral, promotional/promosi or campaigning/kampanye")]
+    #[error(
+        "unknown label {0:?}: expected neutral/netral, promotional/promosi or campaigning/kampanye"
+    )]
     UnknownLabel(String),
 
     #[error("model directory {dir}: {reason}")]

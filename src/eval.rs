@@ -134,7 +134,11 @@ impl fmt::Display for Report {
         writeln!(f, "ECE        {:.4}", self.ece)?;
         writeln!(f, "log loss   {:.4}", self.log_loss)?;
         writeln!(f)?;
-        writeln!(f, "{:<13} {:>9} {:>9} {:>9} {:>8}", "label", "precision", "recall", "F1", "support")?;
+        writeln!(
+            f,
+            "{:<13} {:>9} {:>9} {:>9} {:>8}",
+            "label", "precision", "recall", "F1", "support"
+        )?;
         for m in &self.per_label {
             writeln!(
                 f,
@@ -148,10 +152,21 @@ impl fmt::Display for Report {
         }
         writeln!(f)?;
         writeln!(f, "confusion (rows: gold, columns: predicted)")?;
-        writeln!(f, "{:<13} {:>8} {:>12} {:>12}", "", "neutral", "promotional", "campaigning")?;
+        writeln!(
+            f,
+            "{:<13} {:>8} {:>12} {:>12}",
+            "", "neutral", "promotional", "campaigning"
+        )?;
         for l in Label::ALL {
             let r = self.confusion[l.index()];
-            writeln!(f, "{:<13} {:>8} {:>12} {:>12}", l.as_str(), r[0], r[1], r[2])?;
+            writeln!(
+                f,
+                "{:<13} {:>8} {:>12} {:>12}",
+                l.as_str(),
+                r[0],
+                r[1],
+                r[2]
+            )?;
         }
         if !self.per_kind.is_empty() {
             writeln!(f)?;
@@ -178,8 +193,17 @@ mod tests {
     fn metrics_on_a_hand_checked_example() {
         use Label::*;
         let gold = [Neutral, Neutral, Promotional, Campaigning, Campaigning];
-        let preds = [p(Neutral, 0.9), p(Promotional, 0.6), p(Promotional, 0.8), p(Campaigning, 0.7), p(Neutral, 0.5)];
-        let kinds: Vec<Option<String>> = ["a", "a", "b", "c", "c"].iter().map(|k| Some(k.to_string())).collect();
+        let preds = [
+            p(Neutral, 0.9),
+            p(Promotional, 0.6),
+            p(Promotional, 0.8),
+            p(Campaigning, 0.7),
+            p(Neutral, 0.5),
+        ];
+        let kinds: Vec<Option<String>> = ["a", "a", "b", "c", "c"]
+            .iter()
+            .map(|k| Some(k.to_string()))
+            .collect();
         let r = evaluate(&gold, &preds, Some(&kinds));
         assert_eq!(r.n, 5);
         assert!((r.accuracy - 0.6).abs() < 1e-9);
@@ -200,7 +224,10 @@ mod tests {
         let preds = [p(Label::Neutral, 1.0); 4];
         let r = evaluate(&gold, &preds, None);
         assert!(r.ece.abs() < 1e-9);
-        assert!((r.macro_f1 - 1.0 / 3.0).abs() < 1e-9, "absent labels score 0");
+        assert!(
+            (r.macro_f1 - 1.0 / 3.0).abs() < 1e-9,
+            "absent labels score 0"
+        );
     }
 
     #[test]

@@ -21,7 +21,8 @@ pub fn default_cache() -> Cache {
 
 /// True when `HF_HUB_OFFLINE` asks for no network access.
 pub fn offline() -> bool {
-    std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| !matches!(v.as_str(), "" | "0" | "false" | "False"))
+    std::env::var("HF_HUB_OFFLINE")
+        .is_ok_and(|v| !matches!(v.as_str(), "" | "0" | "false" | "False"))
 }
 
 /// A directory holding the model files of `path_or_id`.
@@ -55,7 +56,11 @@ pub fn resolve_with(path_or_id: &str, cache: &Cache) -> Result<PathBuf> {
         Some((id, rev)) => (id, rev.to_string()),
         None => (path_or_id, "main".to_string()),
     };
-    let repo = cache.repo(Repo::with_revision(id.to_string(), RepoType::Model, revision));
+    let repo = cache.repo(Repo::with_revision(
+        id.to_string(),
+        RepoType::Model,
+        revision,
+    ));
     let mut found = Vec::new();
     for f in MODEL_FILES {
         match repo.get(f) {
@@ -64,10 +69,7 @@ pub fn resolve_with(path_or_id: &str, cache: &Cache) -> Result<PathBuf> {
         }
     }
     // All files of one snapshot live in the same folder.
-    Ok(found[0]
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default())
+    Ok(found[0].parent().map(Path::to_path_buf).unwrap_or_default())
 }
 
 #[cfg(feature = "hub-download")]
@@ -116,7 +118,10 @@ mod tests {
     fn a_directory_resolves_to_itself() {
         let d = tempfile::tempdir().unwrap();
         let s = d.path().to_str().unwrap();
-        assert_eq!(resolve_with(s, &Cache::new(d.path().into())).unwrap(), d.path());
+        assert_eq!(
+            resolve_with(s, &Cache::new(d.path().into())).unwrap(),
+            d.path()
+        );
     }
 
     #[test]
@@ -124,7 +129,10 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let err = resolve_with("nobody/nothing", &Cache::new(d.path().into())).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("nobody/nothing") && msg.contains("config.json"), "{msg}");
+        assert!(
+            msg.contains("nobody/nothing") && msg.contains("config.json"),
+            "{msg}"
+        );
         assert!(msg.contains(d.path().to_str().unwrap()), "{msg}");
     }
 
@@ -141,7 +149,11 @@ mod tests {
         let cache = Cache::new(d.path().into());
         let repo = Repo::model("pantau/test-model".into());
         let commit = "0123456789abcdef0123456789abcdef01234567";
-        let snap = d.path().join(repo.folder_name()).join("snapshots").join(commit);
+        let snap = d
+            .path()
+            .join(repo.folder_name())
+            .join("snapshots")
+            .join(commit);
         std::fs::create_dir_all(&snap).unwrap();
         for f in MODEL_FILES {
             std::fs::write(snap.join(f), b"{}").unwrap();

@@ -146,7 +146,11 @@ impl Iterator for Records<'_> {
 }
 
 /// Opens a streaming record reader over any byte source. `name` is used in messages (a path or `<stdin>`).
-pub fn read_records<'a, R: Read + 'a>(source: R, name: &str, opts: &InputOptions) -> Result<Records<'a>> {
+pub fn read_records<'a, R: Read + 'a>(
+    source: R,
+    name: &str,
+    opts: &InputOptions,
+) -> Result<Records<'a>> {
     match opts.format {
         InputFormat::Jsonl | InputFormat::Text => Ok(Records {
             headers: Vec::new(),
@@ -160,7 +164,11 @@ pub fn read_records<'a, R: Read + 'a>(source: R, name: &str, opts: &InputOptions
             }),
         }),
         InputFormat::Csv | InputFormat::Tsv => {
-            let delim = if opts.format == InputFormat::Csv { b',' } else { b'\t' };
+            let delim = if opts.format == InputFormat::Csv {
+                b','
+            } else {
+                b'\t'
+            };
             let r = CsvRecords::new(source, name, delim, &opts.text_column)?;
             Ok(Records {
                 headers: r.headers.clone(),
@@ -195,7 +203,10 @@ impl<R: Read> Iterator for LineRecords<R> {
             if self.line == 1 {
                 bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
             }
-            while let Some(b) = bytes.strip_suffix(b"\n").or_else(|| bytes.strip_suffix(b"\r")) {
+            while let Some(b) = bytes
+                .strip_suffix(b"\n")
+                .or_else(|| bytes.strip_suffix(b"\r"))
+            {
                 bytes = b;
             }
             // Blank lines separate nothing in JSONL; they are not rows.
@@ -253,7 +264,10 @@ impl<R> LineRecords<R> {
             Ok(other) => Record {
                 row,
                 fields: Fields::Raw(text.to_string()),
-                text: Err(format!("expected a JSON object, found {}", json_type(&other))),
+                text: Err(format!(
+                    "expected a JSON object, found {}",
+                    json_type(&other)
+                )),
             },
             Err(e) => Record {
                 row,
@@ -316,13 +330,16 @@ impl<R: Read> CsvRecords<R> {
                 }
             })
             .collect();
-        let text_col = headers.iter().position(|h| h.trim() == column).ok_or_else(|| Error::BadInput {
-            path: name.into(),
-            reason: format!(
-                "no column named {column:?} in the header ({}); choose one with --text-column",
-                headers.join(", ")
-            ),
-        })?;
+        let text_col = headers
+            .iter()
+            .position(|h| h.trim() == column)
+            .ok_or_else(|| Error::BadInput {
+                path: name.into(),
+                reason: format!(
+                    "no column named {column:?} in the header ({}); choose one with --text-column",
+                    headers.join(", ")
+                ),
+            })?;
         Ok(CsvRecords {
             reader,
             name: name.into(),
@@ -397,7 +414,13 @@ impl<R: Read> Iterator for CsvRecords<R> {
 }
 
 /// Names of the columns pantau adds to every output row.
-pub const OUTPUT_COLUMNS: [&str; 5] = ["label", "p_neutral", "p_promotional", "p_campaigning", "error"];
+pub const OUTPUT_COLUMNS: [&str; 5] = [
+    "label",
+    "p_neutral",
+    "p_promotional",
+    "p_campaigning",
+    "error",
+];
 
 /// Renames an input column that would collide with an output column (`label` → `label_input`).
 fn input_name(name: &str) -> String {
@@ -411,7 +434,11 @@ fn input_name(name: &str) -> String {
 /// Writes one output row per record.
 pub trait RecordWriter {
     /// Writes `record` with its prediction, or with the reason it has none.
-    fn write(&mut self, record: &Record, outcome: std::result::Result<&Prediction, &str>) -> Result<()>;
+    fn write(
+        &mut self,
+        record: &Record,
+        outcome: std::result::Result<&Prediction, &str>,
+    ) -> Result<()>;
     /// Flushes buffered rows to the underlying file.
     fn flush(&mut self) -> Result<()>;
     /// Bytes handed to the underlying writer so far (for checkpoints).
@@ -462,7 +489,11 @@ impl<W: Write> JsonlWriter<W> {
 }
 
 /// The output object for a record, shared by the JSONL and CSV writers.
-fn output_object(record: &Record, outcome: std::result::Result<&Prediction, &str>, headers: &[String]) -> Map<String, Value> {
+fn output_object(
+    record: &Record,
+    outcome: std::result::Result<&Prediction, &str>,
+    headers: &[String],
+) -> Map<String, Value> {
     let mut obj = Map::new();
     match &record.fields {
         Fields::Object(m) => {
@@ -516,11 +547,17 @@ fn json_prob(p: f32) -> Value {
 }
 
 impl<W: Write> RecordWriter for JsonlWriter<W> {
-    fn write(&mut self, record: &Record, outcome: std::result::Result<&Prediction, &str>) -> Result<()> {
+    fn write(
+        &mut self,
+        record: &Record,
+        outcome: std::result::Result<&Prediction, &str>,
+    ) -> Result<()> {
         let obj = output_object(record, outcome, &self.input_headers);
         serde_json::to_writer(&mut self.out, &obj)
             .map_err(|e| Error::io(&self.name, std::io::Error::other(e)))?;
-        self.out.write_all(b"\n").map_err(|e| Error::io(&self.name, e))
+        self.out
+            .write_all(b"\n")
+            .map_err(|e| Error::io(&self.name, e))
     }
 
     fn flush(&mut self) -> Result<()> {
@@ -546,7 +583,13 @@ pub struct CsvWriter<W: Write> {
 impl<W: Write> CsvWriter<W> {
     /// `input_headers`: the CSV input's header (empty for JSONL/text input). `columns`: a layout to
     /// continue (resume), in which case no header is written.
-    pub fn new(out: W, name: &str, input_headers: Vec<String>, columns: Option<Vec<String>>, base: u64) -> Self {
+    pub fn new(
+        out: W,
+        name: &str,
+        input_headers: Vec<String>,
+        columns: Option<Vec<String>>,
+        base: u64,
+    ) -> Self {
         CsvWriter {
             out: csv::WriterBuilder::new()
                 .flexible(true)
@@ -578,7 +621,11 @@ impl<W: Write> CsvWriter<W> {
 }
 
 impl<W: Write> RecordWriter for CsvWriter<W> {
-    fn write(&mut self, record: &Record, outcome: std::result::Result<&Prediction, &str>) -> Result<()> {
+    fn write(
+        &mut self,
+        record: &Record,
+        outcome: std::result::Result<&Prediction, &str>,
+    ) -> Result<()> {
         if self.columns.is_none() {
             let cols = self.layout_for(record);
             self.out
@@ -676,12 +723,17 @@ impl OutputPaths {
         let text = std::fs::read_to_string(&self.checkpoint).map_err(|e| {
             Error::io(
                 &self.checkpoint,
-                std::io::Error::new(e.kind(), format!("{e}: nothing to resume (run without --resume)")),
+                std::io::Error::new(
+                    e.kind(),
+                    format!("{e}: nothing to resume (run without --resume)"),
+                ),
             )
         })?;
         let c: Checkpoint = serde_json::from_str(&text).map_err(|e| Error::BadInput {
             path: self.checkpoint.display().to_string(),
-            reason: format!("corrupt checkpoint ({e}); delete it and the .partial file and start over"),
+            reason: format!(
+                "corrupt checkpoint ({e}); delete it and the .partial file and start over"
+            ),
         })?;
         let mut f = std::fs::OpenOptions::new()
             .read(true)
@@ -698,7 +750,8 @@ impl OutputPaths {
                 ),
             });
         }
-        f.set_len(c.bytes).map_err(|e| Error::io(&self.partial, e))?;
+        f.set_len(c.bytes)
+            .map_err(|e| Error::io(&self.partial, e))?;
         f.seek(std::io::SeekFrom::End(0))
             .map_err(|e| Error::io(&self.partial, e))?;
         Ok((f, c))
@@ -706,7 +759,8 @@ impl OutputPaths {
 
     /// Moves the finished output into place and removes the checkpoint.
     pub fn finish(&self) -> Result<()> {
-        std::fs::rename(&self.partial, &self.final_path).map_err(|e| Error::io(&self.final_path, e))?;
+        std::fs::rename(&self.partial, &self.final_path)
+            .map_err(|e| Error::io(&self.final_path, e))?;
         match std::fs::remove_file(&self.checkpoint) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -792,9 +846,17 @@ mod tests {
         assert_eq!(recs[0].text.as_deref(), Ok("halo"));
         assert_eq!(recs[0].row, 1);
         assert_eq!(recs[1].row, 3);
-        assert!(recs[1].text.as_ref().unwrap_err().contains("malformed JSON"));
+        assert!(recs[1]
+            .text
+            .as_ref()
+            .unwrap_err()
+            .contains("malformed JSON"));
         assert!(recs[2].text.as_ref().unwrap_err().contains("JSON object"));
-        assert!(recs[3].text.as_ref().unwrap_err().contains("missing text field"));
+        assert!(recs[3]
+            .text
+            .as_ref()
+            .unwrap_err()
+            .contains("missing text field"));
         assert_eq!(recs[4].text.as_ref().unwrap_err(), "empty text");
         assert!(recs[5].text.as_ref().unwrap_err().contains("a number"));
     }
@@ -839,7 +901,11 @@ mod tests {
             .collect();
         assert_eq!(recs.len(), 3);
         assert_eq!(recs[0].text.as_deref(), Ok("baris\nkedua"));
-        assert!(recs[1].text.as_ref().unwrap_err().contains("expected 2 columns, found 3"));
+        assert!(recs[1]
+            .text
+            .as_ref()
+            .unwrap_err()
+            .contains("expected 2 columns, found 3"));
         assert_eq!(recs[2].row, 3);
     }
 
@@ -850,10 +916,15 @@ mod tests {
             text_column: "isi".into(),
             ..Default::default()
         };
-        let err = read_records(&b"id,text\n1,a\n"[..], "dump.csv", &opts).err().unwrap();
+        let err = read_records(&b"id,text\n1,a\n"[..], "dump.csv", &opts)
+            .err()
+            .unwrap();
         assert!(matches!(err, Error::BadInput { .. }));
         let msg = err.to_string();
-        assert!(msg.contains("dump.csv") && msg.contains("--text-column") && msg.contains("id, text"), "{msg}");
+        assert!(
+            msg.contains("dump.csv") && msg.contains("--text-column") && msg.contains("id, text"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -893,13 +964,19 @@ mod tests {
         let mut buf = Vec::new();
         {
             let mut w = CsvWriter::new(&mut buf, "o", vec!["id".into(), "text".into()], None, 0);
-            w.write(&recs[0], Ok(&Prediction::from_probabilities([0.5, 0.25, 0.25])))
-                .unwrap();
+            w.write(
+                &recs[0],
+                Ok(&Prediction::from_probabilities([0.5, 0.25, 0.25])),
+            )
+            .unwrap();
             w.flush().unwrap();
         }
         let s = String::from_utf8(buf).unwrap();
         let mut lines = s.lines();
-        assert_eq!(lines.next().unwrap(), "id,text,label,p_neutral,p_promotional,p_campaigning,error,extra");
+        assert_eq!(
+            lines.next().unwrap(),
+            "id,text,label,p_neutral,p_promotional,p_campaigning,error,extra"
+        );
         assert_eq!(lines.next().unwrap(), "1,halo,neutral,0.5,0.25,0.25,,");
     }
 
@@ -925,11 +1002,19 @@ mod tests {
     fn examples_accept_indonesian_labels_and_name_bad_rows() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("x.jsonl");
-        std::fs::write(&p, "{\"text\":\"a\",\"label\":\"kampanye\",\"kind\":\"vote_call\"}\n").unwrap();
+        std::fs::write(
+            &p,
+            "{\"text\":\"a\",\"label\":\"kampanye\",\"kind\":\"vote_call\"}\n",
+        )
+        .unwrap();
         let ex = read_examples(&p).unwrap();
         assert_eq!(ex[0].label, Label::Campaigning);
         assert_eq!(ex[0].kind.as_deref(), Some("vote_call"));
-        std::fs::write(&p, "{\"text\":\"a\",\"label\":\"kampanye\"}\n{\"text\":\"b\",\"label\":\"x\"}\n").unwrap();
+        std::fs::write(
+            &p,
+            "{\"text\":\"a\",\"label\":\"kampanye\"}\n{\"text\":\"b\",\"label\":\"x\"}\n",
+        )
+        .unwrap();
         let msg = read_examples(&p).unwrap_err().to_string();
         assert!(msg.contains("row 2") && msg.contains("x.jsonl"), "{msg}");
     }

@@ -107,7 +107,10 @@ mod tests {
 
     #[test]
     fn serde_uses_names_and_accepts_aliases() {
-        assert_eq!(serde_json::to_string(&Label::Promotional).unwrap(), "\"promotional\"");
+        assert_eq!(
+            serde_json::to_string(&Label::Promotional).unwrap(),
+            "\"promotional\""
+        );
         let l: Label = serde_json::from_str("\"kampanye\"").unwrap();
         assert_eq!(l, Label::Campaigning);
         assert!(serde_json::from_str::<Label>("\"x\"").is_err());

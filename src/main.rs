@@ -13,14 +13,18 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pantau::batch::{classify_stream, BatchOptions, StreamOptions};
 use pantau::eval::{evaluate, Report};
 use pantau::io::{
-    read_examples, read_records, Checkpoint, CountingReader, CsvWriter, InputFormat, InputOptions, JsonlWriter,
-    OutputFormat, OutputPaths, RecordWriter,
+    read_examples, read_records, Checkpoint, CountingReader, CsvWriter, InputFormat, InputOptions,
+    JsonlWriter, OutputFormat, OutputPaths, RecordWriter,
 };
 use pantau::train::{train, Event, TrainConfig, TrainData, CARD_EVAL_MARKER};
 use pantau::{parse_device, Classifier, Label};
 
 #[derive(Parser)]
-#[command(name = "pantau", version, about = "Classify Indonesian social-media posts as neutral, promotional or campaigning")]
+#[command(
+    name = "pantau",
+    version,
+    about = "Classify Indonesian social-media posts as neutral, promotional or campaigning"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -184,7 +188,9 @@ fn main() -> ExitCode {
         Command::Info { model } => info(model).map(|_| ExitCode::SUCCESS),
         Command::Train(a) => run_train(a).map(|_| ExitCode::SUCCESS),
         Command::Eval(a) => run_eval(a).map(|_| ExitCode::SUCCESS),
-        Command::Normalize { input, text_field } => normalize_cmd(input, text_field).map(|_| ExitCode::SUCCESS),
+        Command::Normalize { input, text_field } => {
+            normalize_cmd(input, text_field).map(|_| ExitCode::SUCCESS)
+        }
     };
     match result {
         Ok(code) => code,
@@ -210,8 +216,10 @@ fn default_model() -> String {
         .to_string()
 }
 
-/// Sizes rayon's pool, which candle's CPU matmuls also read through `RAYON_NUM_THREADS`, so the two
-/// never oversubscribe the cores.
+/// Sizes rayon's pool, which candle's CPU matmuls also read through `RAYON_NUM_THREADS`. Batches run in
+/// parallel on that pool and candle's matmuls split their work into tasks on the same pool, so the
+/// cores are never oversubscribed; forcing matmuls to one thread measured the same at the default
+/// batch budget (benches/README.md), so the simpler single pool stays.
 fn set_threads(threads: Option<usize>) -> Result<()> {
     if let Some(n) = threads {
         if n == 0 {
@@ -262,7 +270,12 @@ fn classify(a: ClassifyArgs) -> Result<ExitCode> {
     let mut buffered = BufReader::with_capacity(1 << 16, counted);
     let format = match a.format {
         Some(f) => f,
-        None => match a.input.as_deref().filter(|_| !stdin_input).and_then(InputFormat::from_path) {
+        None => match a
+            .input
+            .as_deref()
+            .filter(|_| !stdin_input)
+            .and_then(InputFormat::from_path)
+        {
             Some(f) => f,
             None => sniff(&mut buffered).with_context(|| format!("reading {name}"))?,
         },
@@ -276,13 +289,22 @@ fn classify(a: ClassifyArgs) -> Result<ExitCode> {
     let headers = records.headers.clone();
     let out_format = a
         .output_format
-        .or_else(|| a.output.as_deref().filter(|_| !stdout_output).and_then(OutputFormat::from_path))
+        .or_else(|| {
+            a.output
+                .as_deref()
+                .filter(|_| !stdout_output)
+                .and_then(OutputFormat::from_path)
+        })
         .unwrap_or(match format {
             InputFormat::Csv | InputFormat::Tsv => OutputFormat::Csv,
             _ => OutputFormat::Jsonl,
         });
 
-    let paths = a.output.as_deref().filter(|_| !stdout_output).map(OutputPaths::new);
+    let paths = a
+        .output
+        .as_deref()
+        .filter(|_| !stdout_output)
+        .map(OutputPaths::new);
     let (sink, skip, checkpoint): (Box<dyn Write>, u64, Option<Checkpoint>) = match &paths {
         None => (Box::new(std::io::stdout().lock()), 0, None),
         Some(p) if a.resume => {
@@ -290,12 +312,16 @@ fn classify(a: ClassifyArgs) -> Result<ExitCode> {
             (Box::new(f), c.rows, Some(c))
         }
         Some(p) => {
-            let f = File::create(&p.partial).with_context(|| format!("cannot create {}", p.partial.display()))?;
+            let f = File::create(&p.partial)
+                .with_context(|| format!("cannot create {}", p.partial.display()))?;
             (Box::new(f), 0, None)
         }
     };
     let base = checkpoint.as_ref().map_or(0, |c| c.bytes);
-    let out_name = a.output.as_ref().map_or("<stdout>".into(), |p| p.display().to_string());
+    let out_name = a
+        .output
+        .as_ref()
+        .map_or("<stdout>".into(), |p| p.display().to_string());
     let mut writer: Box<dyn RecordWriter> = match out_format {
         OutputFormat::Jsonl => Box::new(JsonlWriter::new(sink, &out_name, headers, base)),
         OutputFormat::Csv => Box::new(CsvWriter::new(
@@ -338,7 +364,12 @@ fn classify(a: ClassifyArgs) -> Result<ExitCode> {
         StreamOptions { window: a.window },
         |s, w| {
             bar.set_position(bytes_read.load(Ordering::Relaxed));
-            bar.set_message(format!("{} rows, {} errors, {:.0} rows/s", skip + s.rows, s.errors, s.rows_per_second()));
+            bar.set_message(format!(
+                "{} rows, {} errors, {:.0} rows/s",
+                skip + s.rows,
+                s.errors,
+                s.rows_per_second()
+            ));
             if let Some(p) = &paths {
                 p.save_checkpoint(&Checkpoint {
                     rows: skip + s.rows,
@@ -363,11 +394,18 @@ fn classify(a: ClassifyArgs) -> Result<ExitCode> {
         p.finish()?;
     }
     if !a.quiet {
-        let resumed = if skip > 0 { format!(" (resumed after {skip} rows)") } else { String::new() };
+        let resumed = if skip > 0 {
+            format!(" (resumed after {skip} rows)")
+        } else {
+            String::new()
+        };
         eprintln!("pantau: {summary}{resumed}");
     }
     if a.strict && summary.errors > 0 {
-        eprintln!("pantau: --strict: {} rows could not be classified (see their `error` field)", summary.errors);
+        eprintln!(
+            "pantau: --strict: {} rows could not be classified (see their `error` field)",
+            summary.errors
+        );
         return Ok(ExitCode::from(2));
     }
     Ok(ExitCode::SUCCESS)
@@ -392,10 +430,23 @@ fn info(model: Option<String>) -> Result<()> {
     println!("model       {}", clf.dir().display());
     println!(
         "architecture {} layers, hidden {}, {} heads, FFN {}, max {} tokens",
-        c.num_hidden_layers, c.hidden_size, c.num_attention_heads, c.intermediate_size, c.max_position_embeddings
+        c.num_hidden_layers,
+        c.hidden_size,
+        c.num_attention_heads,
+        c.intermediate_size,
+        c.max_position_embeddings
     );
-    println!("vocabulary  {} (tokenizer has {})", c.vocab_size, clf.encoder().vocab_size());
-    println!("parameters  {} ({} stored, {:.1} MB)", c.num_parameters(), c.torch_dtype, size as f64 / 1e6);
+    println!(
+        "vocabulary  {} (tokenizer has {})",
+        c.vocab_size,
+        clf.encoder().vocab_size()
+    );
+    println!(
+        "parameters  {} ({} stored, {:.1} MB)",
+        c.num_parameters(),
+        c.torch_dtype,
+        size as f64 / 1e6
+    );
     println!("labels      {}", Label::ALL.map(|l| l.as_str()).join(", "));
     println!("normalization v{}", c.normalization_version);
     if let Ok(card) = std::fs::read_to_string(clf.dir().join("README.md")) {
@@ -440,13 +491,21 @@ fn run_train(a: TrainArgs) -> Result<()> {
     let show = !a.quiet && std::io::stderr().is_terminal();
     let bar = if show {
         let b = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-        b.set_style(ProgressStyle::with_template("epoch {prefix} {bar:30} {pos}/{len} loss {msg}").expect("valid"));
+        b.set_style(
+            ProgressStyle::with_template("epoch {prefix} {bar:30} {pos}/{len} loss {msg}")
+                .expect("valid"),
+        );
         b
     } else {
         ProgressBar::hidden()
     };
     let report = train(&config, &data, &a.out, &device, |e| match e {
-        Event::Step { epoch, step, of, loss } => {
+        Event::Step {
+            epoch,
+            step,
+            of,
+            loss,
+        } => {
             bar.set_length(of as u64);
             bar.set_position(step as u64);
             bar.set_prefix(epoch.to_string());
@@ -498,9 +557,13 @@ fn run_eval(a: EvalArgs) -> Result<()> {
 /// Replaces everything after the card's evaluation marker with this report.
 fn update_card(dir: &Path, data: &Path, report: &Report) -> Result<()> {
     let path = dir.join("README.md");
-    let card = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let card =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let Some(at) = card.find(CARD_EVAL_MARKER) else {
-        bail!("{} has no {CARD_EVAL_MARKER} line to write the evaluation after", path.display());
+        bail!(
+            "{} has no {CARD_EVAL_MARKER} line to write the evaluation after",
+            path.display()
+        );
     };
     let mut out = card[..at + CARD_EVAL_MARKER.len()].to_string();
     out.push_str(&format!(
@@ -513,7 +576,10 @@ fn update_card(dir: &Path, data: &Path, report: &Report) -> Result<()> {
 }
 
 fn normalize_cmd(input: Option<PathBuf>, text_field: String) -> Result<()> {
-    let (source, name): (Box<dyn Read>, String) = match input.as_deref().filter(|p| *p != Path::new("-")) {
+    let (source, name): (Box<dyn Read>, String) = match input
+        .as_deref()
+        .filter(|p| *p != Path::new("-"))
+    {
         None => (Box::new(std::io::stdin().lock()), "<stdin>".into()),
         Some(p) => (
             Box::new(File::open(p).with_context(|| format!("cannot open input {}", p.display()))?),
@@ -533,7 +599,11 @@ fn normalize_cmd(input: Option<PathBuf>, text_field: String) -> Result<()> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for rec in read_records(buffered, &name, &opts)? {
         let rec = rec?;
-        let text = rec.text.as_deref().map(pantau::normalize::normalize).unwrap_or_default();
+        let text = rec
+            .text
+            .as_deref()
+            .map(pantau::normalize::normalize)
+            .unwrap_or_default();
         writeln!(out, "{text}")?;
     }
     Ok(())

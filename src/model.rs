@@ -94,7 +94,7 @@ impl Config {
         if self.hidden_size == 0 || self.num_attention_heads == 0 {
             return Err("hidden_size and num_attention_heads must be positive".into());
         }
-        if self.hidden_size % self.num_attention_heads != 0 {
+        if !self.hidden_size.is_multiple_of(self.num_attention_heads) {
             return Err(format!(
                 "hidden_size {} is not divisible by num_attention_heads {}",
                 self.hidden_size, self.num_attention_heads
@@ -114,7 +114,11 @@ impl Config {
         }
         for l in Label::ALL {
             let name = self.id2label.get(&l.index().to_string()).ok_or_else(|| {
-                format!("id2label lacks id {} (expected {:?})", l.index(), l.as_str())
+                format!(
+                    "id2label lacks id {} (expected {:?})",
+                    l.index(),
+                    l.as_str()
+                )
             })?;
             let parsed: Label = name
                 .parse()
@@ -216,7 +220,9 @@ impl LayerNorm {
         let centered = xs.broadcast_sub(&mean)?;
         let var = centered.sqr()?.mean_keepdim(D::Minus1)?;
         let normed = centered.broadcast_div(&(var + self.eps)?.sqrt()?)?;
-        Ok(normed.broadcast_mul(&self.weight)?.broadcast_add(&self.bias)?)
+        Ok(normed
+            .broadcast_mul(&self.weight)?
+            .broadcast_add(&self.bias)?)
     }
 }
 
@@ -283,10 +289,7 @@ impl SelfAttention {
         } else {
             candle_nn::ops::softmax_last_dim(&scores)?
         };
-        let ctx = probs
-            .matmul(&v)?
-            .transpose(1, 2)?
-            .reshape((b * t, d))?;
+        let ctx = probs.matmul(&v)?.transpose(1, 2)?.reshape((b * t, d))?;
         Ok(self.out.forward(&ctx)?.reshape((b, t, d))?)
     }
 }
@@ -332,7 +335,9 @@ impl EncoderLayer {
 
     fn forward(&self, xs: &Tensor, bias: &Tensor, rng: &mut TrainRng) -> Result<Tensor> {
         let training = rng.is_some();
-        let h = self.attn.forward(&self.attn_norm.forward(xs, training)?, bias, training)?;
+        let h = self
+            .attn
+            .forward(&self.attn_norm.forward(xs, training)?, bias, training)?;
         let xs = (xs + dropout(&h, self.dropout, rng)?)?;
         let h = self.ffn.forward(&self.ffn_norm.forward(&xs, training)?)?;
         Ok((&xs + dropout(&h, self.dropout, rng)?)?)
@@ -402,7 +407,9 @@ pub fn pad_batch(seqs: &[&[u32]], pad_id: u32, device: &Device) -> Result<(Tenso
     let mut mask = vec![0f32; b * t];
     for (i, s) in seqs.iter().enumerate() {
         ids[i * t..i * t + s.len()].copy_from_slice(s);
-        mask[i * t..i * t + s.len()].iter_mut().for_each(|m| *m = 1.0);
+        mask[i * t..i * t + s.len()]
+            .iter_mut()
+            .for_each(|m| *m = 1.0);
     }
     Ok((
         Tensor::from_vec(ids, (b, t), device)?,
@@ -456,9 +463,17 @@ mod tests {
         let a: &[u32] = &[2, 7, 9, 3];
         let b: &[u32] = &[2, 7, 9, 11, 12, 13, 3];
         let (ids, mask) = pad_batch(&[a], 0, &Device::Cpu).unwrap();
-        let alone = m.forward(&ids, &mask, None).unwrap().to_vec2::<f32>().unwrap();
+        let alone = m
+            .forward(&ids, &mask, None)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
         let (ids, mask) = pad_batch(&[b, a], 0, &Device::Cpu).unwrap();
-        let padded = m.forward(&ids, &mask, None).unwrap().to_vec2::<f32>().unwrap();
+        let padded = m
+            .forward(&ids, &mask, None)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
         for (x, y) in alone[0].iter().zip(&padded[1]) {
             assert!((x - y).abs() < 1e-5, "{alone:?} vs {padded:?}");
         }
@@ -469,11 +484,21 @@ mod tests {
         let mut cfg = tiny_config();
         cfg.hidden_dropout_prob = 0.0;
         let vm = VarMap::new();
-        let m = EncoderClassifier::new(&cfg, VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu)).unwrap();
+        let m =
+            EncoderClassifier::new(&cfg, VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu))
+                .unwrap();
         let (ids, mask) = pad_batch(&[&[2, 5, 6, 3], &[2, 8, 3]], 0, &Device::Cpu).unwrap();
-        let inf = m.forward(&ids, &mask, None).unwrap().to_vec2::<f32>().unwrap();
+        let inf = m
+            .forward(&ids, &mask, None)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
         let mut rng = rand::SeedableRng::seed_from_u64(1);
-        let tr = m.forward(&ids, &mask, Some(&mut rng)).unwrap().to_vec2::<f32>().unwrap();
+        let tr = m
+            .forward(&ids, &mask, Some(&mut rng))
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
         for (r, s) in inf.iter().zip(&tr) {
             for (x, y) in r.iter().zip(s) {
                 assert!((x - y).abs() < 1e-4);

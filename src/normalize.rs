@@ -56,7 +56,11 @@ fn push_word(out: &mut String, word: &str) {
         return;
     }
     if let Some(handle) = word.strip_prefix('@') {
-        if handle.chars().next().is_some_and(|c| c.is_alphanumeric() || c == '_') {
+        if handle
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_')
+        {
             push_token(out, USER_TOKEN);
             // Keep punctuation that followed the handle ("@budi," → "[user] ,").
             let rest: String = handle
@@ -138,10 +142,9 @@ fn is_url(lower: &str) -> bool {
         Some((host, path)) => {
             !path.is_empty()
                 && host.contains('.')
-                && host
-                    .rsplit('.')
-                    .next()
-                    .is_some_and(|tld| tld.len() >= 2 && tld.chars().all(|c| c.is_ascii_alphabetic()))
+                && host.rsplit('.').next().is_some_and(|tld| {
+                    tld.len() >= 2 && tld.chars().all(|c| c.is_ascii_alphabetic())
+                })
                 && host
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
@@ -206,7 +209,11 @@ fn collapse_runs(s: &str) -> String {
             j += 1;
         }
         let run = j - i;
-        let keep = if run >= 3 && !c.is_whitespace() { 1 } else { run };
+        let keep = if run >= 3 && !c.is_whitespace() {
+            1
+        } else {
+            run
+        };
         out.extend(std::iter::repeat_n(c, keep));
         i = j;
     }
@@ -243,14 +250,20 @@ mod tests {
     #[test]
     fn hashtags_keep_their_words() {
         assert_eq!(normalize("#Coblos02"), "coblos 02");
-        assert_eq!(normalize("#GanjarMahfud2024 mantap"), "ganjar mahfud 2024 mantap");
+        assert_eq!(
+            normalize("#GanjarMahfud2024 mantap"),
+            "ganjar mahfud 2024 mantap"
+        );
         assert_eq!(normalize("ayo#Pemilu_Damai"), "ayo pemilu damai");
         assert_eq!(normalize("# bukan tag"), "# bukan tag");
     }
 
     #[test]
     fn urls_become_a_placeholder() {
-        assert_eq!(normalize("cek https://kpu.go.id/dpt?x=1 ya"), "cek [url] ya");
+        assert_eq!(
+            normalize("cek https://kpu.go.id/dpt?x=1 ya"),
+            "cek [url] ya"
+        );
         assert_eq!(normalize("info www.bawaslu.go.id"), "info [url]");
         assert_eq!(normalize("link bit.ly/3xYz"), "link [url]");
         // A sentence ending with a slash-free dotted word is not a URL.
@@ -260,7 +273,10 @@ mod tests {
     #[test]
     fn mentions_become_a_placeholder() {
         assert_eq!(normalize("@budi_88 ikut yuk"), "[user] ikut ayo");
-        assert_eq!(normalize("makasih @kpu_ri, mantap"), "terima kasih [user] , mantap");
+        assert_eq!(
+            normalize("makasih @kpu_ri, mantap"),
+            "terima kasih [user] , mantap"
+        );
         assert_eq!(normalize("email a@b"), "email a@b");
     }
 
@@ -290,7 +306,10 @@ mod tests {
         assert_eq!(normalize("bgt"), "banget");
         assert_eq!(normalize("aja"), "saja");
         assert_eq!(normalize("sy"), "saya");
-        assert_eq!(normalize("Sy gk ikut, udh kerja aja."), "saya tidak ikut, sudah kerja saja.");
+        assert_eq!(
+            normalize("Sy gk ikut, udh kerja aja."),
+            "saya tidak ikut, sudah kerja saja."
+        );
         // Slang inside a longer word is left alone.
         assert_eq!(normalize("yogyakarta"), "yogyakarta");
     }
@@ -322,7 +341,11 @@ mod tests {
 
     #[test]
     fn normalization_is_idempotent_on_examples() {
-        for s in ["Ayo #Coblos02 @budi https://x.co/a bangettt 🔥", "yg gak dgn krn", "ＡＢＣ"] {
+        for s in [
+            "Ayo #Coblos02 @budi https://x.co/a bangettt 🔥",
+            "yg gak dgn krn",
+            "ＡＢＣ",
+        ] {
             let once = normalize(s);
             assert_eq!(normalize(&once), once, "{s}");
         }

@@ -11,13 +11,17 @@ use tokenizers::models::wordpiece::WordPiece;
 use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
 use tokenizers::processors::template::TemplateProcessing;
 use tokenizers::utils::truncation::{TruncationDirection, TruncationParams, TruncationStrategy};
-use tokenizers::{AddedToken, OffsetReferential, OffsetType, PreTokenizedString, PreTokenizer, Tokenizer};
+use tokenizers::{
+    AddedToken, OffsetReferential, OffsetType, PreTokenizedString, PreTokenizer, Tokenizer,
+};
 
 use crate::error::{Error, Result};
 use crate::normalize::{URL_TOKEN, USER_TOKEN};
 
 /// Special tokens of tokenizers that pantau trains, in id order.
-pub const SPECIAL_TOKENS: [&str; 7] = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", URL_TOKEN, USER_TOKEN];
+pub const SPECIAL_TOKENS: [&str; 7] = [
+    "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", URL_TOKEN, USER_TOKEN,
+];
 
 /// Normalized text → token ids, truncated to the model's maximum length.
 #[derive(Clone)]
@@ -37,7 +41,9 @@ impl TextEncoder {
 
     fn from_tokenizer(mut inner: Tokenizer, max_len: usize) -> Result<Self> {
         if max_len < 2 {
-            return Err(Error::Tokenizer(format!("max length {max_len} is too small")));
+            return Err(Error::Tokenizer(format!(
+                "max length {max_len} is too small"
+            )));
         }
         inner
             .with_truncation(Some(TruncationParams {
@@ -64,7 +70,11 @@ impl TextEncoder {
     /// The vocabulary is chosen deterministically (see [`learn_vocab`]) rather than with the
     /// `tokenizers` trainer, whose tie-breaking follows hash-map order and so changes between runs:
     /// the same corpus must always give the same tokenizer for `--seed` to reproduce a model.
-    pub fn train<S: AsRef<str>>(texts: impl Iterator<Item = S>, vocab_size: usize, max_len: usize) -> Result<Self> {
+    pub fn train<S: AsRef<str>>(
+        texts: impl Iterator<Item = S>,
+        vocab_size: usize,
+        max_len: usize,
+    ) -> Result<Self> {
         let pieces = learn_vocab(texts, vocab_size)?;
         let vocab: serde_json::Map<String, serde_json::Value> = pieces
             .iter()
@@ -80,7 +90,8 @@ impl TextEncoder {
             "vocab": vocab,
         })
         .to_string();
-        let model: WordPiece = serde_json::from_str(&spec).map_err(|e| Error::Tokenizer(format!("building WordPiece: {e}")))?;
+        let model: WordPiece = serde_json::from_str(&spec)
+            .map_err(|e| Error::Tokenizer(format!("building WordPiece: {e}")))?;
         let mut tok = Tokenizer::new(model);
         tok.with_pre_tokenizer(Some(BertPreTokenizer));
         let specials: Vec<AddedToken> = SPECIAL_TOKENS
@@ -157,7 +168,10 @@ fn pre_tokenize(text: &str) -> Result<Vec<String>> {
 /// then word-initial pieces and `##` continuations ranked by how many characters they would save
 /// (`count × (length − 1)`), ties broken alphabetically. Whole words are word-initial pieces of full
 /// length, so frequent words end up as single tokens. Deterministic for a given corpus.
-pub fn learn_vocab<S: AsRef<str>>(texts: impl Iterator<Item = S>, vocab_size: usize) -> Result<Vec<String>> {
+pub fn learn_vocab<S: AsRef<str>>(
+    texts: impl Iterator<Item = S>,
+    vocab_size: usize,
+) -> Result<Vec<String>> {
     const MAX_ALPHABET: usize = 600;
     const MAX_PIECE_CHARS: usize = 12;
     let mut words: BTreeMap<String, u64> = BTreeMap::new();
@@ -228,7 +242,12 @@ mod tests {
             "promo diskon akhir tahun",
             "pilih yang jujur dan amanah",
         ];
-        let normed: Vec<String> = texts.iter().cycle().take(50).map(|t| normalize(t)).collect();
+        let normed: Vec<String> = texts
+            .iter()
+            .cycle()
+            .take(50)
+            .map(|t| normalize(t))
+            .collect();
         TextEncoder::train(normed.into_iter(), 200, 16).unwrap()
     }
 
@@ -244,7 +263,9 @@ mod tests {
     #[test]
     fn encodes_with_cls_and_sep_and_keeps_placeholders_whole() {
         let t = tiny();
-        let ids = t.encode(&normalize("ayo coblos https://x.co/a @budi")).unwrap();
+        let ids = t
+            .encode(&normalize("ayo coblos https://x.co/a @budi"))
+            .unwrap();
         assert_eq!(ids.first(), Some(&2));
         assert_eq!(ids.last(), Some(&3));
         assert!(ids.contains(&5), "[url] is one token: {ids:?}");
@@ -253,12 +274,17 @@ mod tests {
 
     #[test]
     fn vocabulary_learning_is_deterministic_and_keeps_frequent_words_whole() {
-        let texts: Vec<String> = ["coblos nomor dua", "coblos sekarang", "nomor satu", "pilih nomor tiga"]
-            .iter()
-            .cycle()
-            .take(40)
-            .map(|s| s.to_string())
-            .collect();
+        let texts: Vec<String> = [
+            "coblos nomor dua",
+            "coblos sekarang",
+            "nomor satu",
+            "pilih nomor tiga",
+        ]
+        .iter()
+        .cycle()
+        .take(40)
+        .map(|s| s.to_string())
+        .collect();
         let a = learn_vocab(texts.iter(), 120).unwrap();
         let b = learn_vocab(texts.iter(), 120).unwrap();
         assert_eq!(a, b);

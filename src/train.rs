@@ -113,7 +113,12 @@ pub struct TrainReport {
 /// Events reported while training (for progress bars and logs).
 pub enum Event<'a> {
     /// Steps done within the current epoch, out of `of`, and the running mean loss.
-    Step { epoch: usize, step: usize, of: usize, loss: f64 },
+    Step {
+        epoch: usize,
+        step: usize,
+        of: usize,
+        loss: f64,
+    },
     /// An epoch finished.
     Epoch(&'a EpochReport),
 }
@@ -127,10 +132,14 @@ pub fn train(
     mut on_event: impl FnMut(Event),
 ) -> Result<TrainReport> {
     if data.train.is_empty() || data.dev.is_empty() {
-        return Err(Error::Training("training and dev data must both be non-empty".into()));
+        return Err(Error::Training(
+            "training and dev data must both be non-empty".into(),
+        ));
     }
     if config.batch_size == 0 || config.epochs == 0 {
-        return Err(Error::Training("batch size and epochs must be positive".into()));
+        return Err(Error::Training(
+            "batch size and epochs must be positive".into(),
+        ));
     }
     let train_norm: Vec<String> = data.train.par_iter().map(|e| normalize(&e.text)).collect();
     let dev_norm: Vec<String> = data.dev.par_iter().map(|e| normalize(&e.text)).collect();
@@ -140,7 +149,8 @@ pub fn train(
         Some(dir) => {
             let mut c = read_config(dir)?;
             c.hidden_dropout_prob = config.dropout;
-            let enc = TextEncoder::from_file(&dir.join("tokenizer.json"), c.max_position_embeddings)?;
+            let enc =
+                TextEncoder::from_file(&dir.join("tokenizer.json"), c.max_position_embeddings)?;
             (c, enc)
         }
         None => {
@@ -164,7 +174,10 @@ pub fn train(
     };
 
     let varmap = VarMap::new();
-    let model = EncoderClassifier::new(&model_config, VarBuilder::from_varmap(&varmap, DType::F32, device))?;
+    let model = EncoderClassifier::new(
+        &model_config,
+        VarBuilder::from_varmap(&varmap, DType::F32, device),
+    )?;
     let mut rng = StdRng::seed_from_u64(config.seed);
     match &init_dir {
         Some(dir) => load_into(&varmap, &dir.join("model.safetensors"), device)?,
@@ -172,8 +185,14 @@ pub fn train(
     }
     let vars = sorted_vars(&varmap);
 
-    let train_ids: Vec<Vec<u32>> = train_norm.par_iter().map(|t| encoder.encode(t)).collect::<Result<_>>()?;
-    let dev_ids: Vec<Vec<u32>> = dev_norm.par_iter().map(|t| encoder.encode(t)).collect::<Result<_>>()?;
+    let train_ids: Vec<Vec<u32>> = train_norm
+        .par_iter()
+        .map(|t| encoder.encode(t))
+        .collect::<Result<_>>()?;
+    let dev_ids: Vec<Vec<u32>> = dev_norm
+        .par_iter()
+        .map(|t| encoder.encode(t))
+        .collect::<Result<_>>()?;
     let targets: Vec<u32> = data.train.iter().map(|e| e.label.index() as u32).collect();
     let weights = label_weights(&data.train, config.class_weights);
     let weights_t = Tensor::new(&weights[..], device)?;
@@ -260,7 +279,10 @@ pub fn train(
         }
     }
     // The report on disk should list every epoch, including those after the best one.
-    write_atomic(&out.join("training.json"), &serde_json::to_vec_pretty(&report).expect("serializes"))?;
+    write_atomic(
+        &out.join("training.json"),
+        &serde_json::to_vec_pretty(&report).expect("serializes"),
+    )?;
     Ok(report)
 }
 
@@ -296,7 +318,11 @@ fn weighted_cross_entropy(logits: &Tensor, targets: &Tensor, weights: &Tensor) -
     Ok((picked.mul(&w)?.sum_all()?.neg()? / w.sum_all()?.to_scalar::<f32>()? as f64)?)
 }
 
-fn clip_gradients(vars: &[Var], grads: &mut candle_core::backprop::GradStore, max_norm: f64) -> Result<()> {
+fn clip_gradients(
+    vars: &[Var],
+    grads: &mut candle_core::backprop::GradStore,
+    max_norm: f64,
+) -> Result<()> {
     if max_norm <= 0.0 {
         return Ok(());
     }
@@ -319,7 +345,12 @@ fn clip_gradients(vars: &[Var], grads: &mut candle_core::backprop::GradStore, ma
 }
 
 /// Inference over tokenized sequences with the in-memory model, in input order.
-fn predict(model: &EncoderClassifier, ids: &[Vec<u32>], pad: u32, device: &Device) -> Result<Vec<Prediction>> {
+fn predict(
+    model: &EncoderClassifier,
+    ids: &[Vec<u32>],
+    pad: u32,
+    device: &Device,
+) -> Result<Vec<Prediction>> {
     let mut out = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(128) {
         let seqs: Vec<&[u32]> = chunk.iter().map(Vec::as_slice).collect();
@@ -380,7 +411,13 @@ fn load_into(varmap: &VarMap, weights: &Path, device: &Device) -> Result<()> {
 
 /// Writes a complete model directory (config, tokenizer, f16 weights, training report, model card)
 /// to a temporary directory beside `out`, then swaps it into place, so `out` is never half-written.
-pub fn save_model_dir(out: &Path, config: &Config, encoder: &TextEncoder, varmap: &VarMap, report: &TrainReport) -> Result<()> {
+pub fn save_model_dir(
+    out: &Path,
+    config: &Config,
+    encoder: &TextEncoder,
+    varmap: &VarMap,
+    report: &TrainReport,
+) -> Result<()> {
     let parent = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -394,18 +431,27 @@ pub fn save_model_dir(out: &Path, config: &Config, encoder: &TextEncoder, varmap
     let mut cfg = config.clone();
     cfg.torch_dtype = "float16".into();
     let json = serde_json::to_vec_pretty(&cfg).expect("config serializes");
-    std::fs::write(dir.join("config.json"), json).map_err(|e| Error::io(dir.join("config.json"), e))?;
+    std::fs::write(dir.join("config.json"), json)
+        .map_err(|e| Error::io(dir.join("config.json"), e))?;
     encoder.save(&dir.join("tokenizer.json"))?;
     let tensors: HashMap<String, Tensor> = varmap
         .data()
         .lock()
         .expect("varmap lock")
         .iter()
-        .map(|(k, v)| Ok((k.clone(), v.as_tensor().to_dtype(DType::F16)?.to_device(&Device::Cpu)?)))
+        .map(|(k, v)| {
+            Ok((
+                k.clone(),
+                v.as_tensor()
+                    .to_dtype(DType::F16)?
+                    .to_device(&Device::Cpu)?,
+            ))
+        })
         .collect::<Result<_>>()?;
     candle_core::safetensors::save(&tensors, dir.join("model.safetensors"))?;
     let rep = serde_json::to_vec_pretty(report).expect("report serializes");
-    std::fs::write(dir.join("training.json"), rep).map_err(|e| Error::io(dir.join("training.json"), e))?;
+    std::fs::write(dir.join("training.json"), rep)
+        .map_err(|e| Error::io(dir.join("training.json"), e))?;
     let card = model_card(&cfg, report);
     std::fs::write(dir.join("README.md"), card).map_err(|e| Error::io(dir.join("README.md"), e))?;
 
@@ -443,7 +489,12 @@ fn model_card(cfg: &Config, report: &TrainReport) -> String {
     let dev = report
         .best_dev
         .as_ref()
-        .map(|d| format!("dev accuracy {:.4}, dev macro-F1 {:.4} (epoch {})", d.accuracy, d.macro_f1, report.best_epoch))
+        .map(|d| {
+            format!(
+                "dev accuracy {:.4}, dev macro-F1 {:.4} (epoch {})",
+                d.accuracy, d.macro_f1, report.best_epoch
+            )
+        })
         .unwrap_or_default();
     format!(
         "# pantau model\n\n\
@@ -505,7 +556,12 @@ mod tests {
             label: l,
             kind: None,
         };
-        let data = vec![ex(Label::Neutral), ex(Label::Neutral), ex(Label::Neutral), ex(Label::Campaigning)];
+        let data = vec![
+            ex(Label::Neutral),
+            ex(Label::Neutral),
+            ex(Label::Neutral),
+            ex(Label::Campaigning),
+        ];
         let w = label_weights(&data, true);
         assert!((w[0] - 4.0 / 9.0).abs() < 1e-6);
         assert_eq!(w[1], 0.0);
@@ -518,7 +574,10 @@ mod tests {
         let logits = Tensor::new(&[[0f32, 0.0, 0.0], [2.0, 0.0, 0.0]], &Device::Cpu).unwrap();
         let y = Tensor::new(&[1u32, 0], &Device::Cpu).unwrap();
         let w = Tensor::new(&[1f32, 1.0, 1.0], &Device::Cpu).unwrap();
-        let l = weighted_cross_entropy(&logits, &y, &w).unwrap().to_scalar::<f32>().unwrap();
+        let l = weighted_cross_entropy(&logits, &y, &w)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
         let expected = ((3f32).ln() + (-(2f32.exp() / (2f32.exp() + 2.0)).ln())) / 2.0;
         assert!((l - expected).abs() < 1e-5, "{l} vs {expected}");
     }

@@ -11,7 +11,10 @@ use common::*;
 fn classify_jsonl_keeps_every_field_and_row() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.jsonl");
-    let o = run(&["classify", "data/sample.jsonl", "-o", out.to_str().unwrap()], None);
+    let o = run(
+        &["classify", "data/sample.jsonl", "-o", out.to_str().unwrap()],
+        None,
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let input = jsonl(&read(&root().join("data/sample.jsonl")));
     let rows = jsonl(&read(&out));
@@ -22,7 +25,11 @@ fn classify_jsonl_keeps_every_field_and_row() {
         }
         assert_prediction(r);
     }
-    assert!(stderr(&o).contains(&format!("{} rows ({} classified, 0 errors)", input.len(), input.len())));
+    assert!(stderr(&o).contains(&format!(
+        "{} rows ({} classified, 0 errors)",
+        input.len(),
+        input.len()
+    )));
     assert!(!dir.path().join("out.jsonl.partial").exists());
     assert!(!dir.path().join("out.jsonl.partial.ckpt").exists());
 }
@@ -38,13 +45,31 @@ fn classify_csv_with_a_named_column() {
     .unwrap();
     let out = dir.path().join("out.csv");
     let o = run(
-        &["classify", input.to_str().unwrap(), "--text-column", "isi", "-o", out.to_str().unwrap()],
+        &[
+            "classify",
+            input.to_str().unwrap(),
+            "--text-column",
+            "isi",
+            "-o",
+            out.to_str().unwrap(),
+        ],
         None,
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let mut r = csv::Reader::from_path(&out).unwrap();
     let headers: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
-    assert_eq!(&headers[..7], ["no", "isi", "sumber", "label", "p_neutral", "p_promotional", "p_campaigning"]);
+    assert_eq!(
+        &headers[..7],
+        [
+            "no",
+            "isi",
+            "sumber",
+            "label",
+            "p_neutral",
+            "p_promotional",
+            "p_campaigning"
+        ]
+    );
     let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
     assert_eq!(rows.len(), 3);
     assert_eq!(&rows[2][1], "Pak Bupati meresmikan\njembatan baru");
@@ -59,8 +84,20 @@ fn classify_csv_with_a_named_column() {
 fn classify_tsv_to_jsonl() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("posts.tsv");
-    std::fs::write(&input, "id\ttext\na\tSelamat pagi semua\nb\tJangan golput ya!\n").unwrap();
-    let o = run(&["classify", input.to_str().unwrap(), "--output-format", "jsonl"], None);
+    std::fs::write(
+        &input,
+        "id\ttext\na\tSelamat pagi semua\nb\tJangan golput ya!\n",
+    )
+    .unwrap();
+    let o = run(
+        &[
+            "classify",
+            input.to_str().unwrap(),
+            "--output-format",
+            "jsonl",
+        ],
+        None,
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let rows = jsonl(&o.stdout);
     assert_eq!(rows.len(), 2);
@@ -70,7 +107,10 @@ fn classify_tsv_to_jsonl() {
 
 #[test]
 fn classify_plain_text_from_stdin() {
-    let o = run(&["classify"], Some("Ayo ke TPS!\nPromo pulsa murah\nsalam dua jari ✌️ 02\n".as_bytes()));
+    let o = run(
+        &["classify"],
+        Some("Ayo ke TPS!\nPromo pulsa murah\nsalam dua jari ✌️ 02\n".as_bytes()),
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let rows = jsonl(&o.stdout);
     assert_eq!(rows.len(), 3);
@@ -83,7 +123,10 @@ fn classify_plain_text_from_stdin() {
 
 #[test]
 fn classify_jsonl_from_stdin_is_sniffed() {
-    let o = run(&["classify", "--text-field", "isi"], Some(b"{\"isi\":\"Jangan lupa coblos!\",\"n\":1}\n"));
+    let o = run(
+        &["classify", "--text-field", "isi"],
+        Some(b"{\"isi\":\"Jangan lupa coblos!\",\"n\":1}\n"),
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let rows = jsonl(&o.stdout);
     assert_eq!(rows.len(), 1);
@@ -113,26 +156,45 @@ fn every_broken_input_row_is_accounted_for() {
     let listed: Vec<&str> = BROKEN.iter().map(|b| b.0).collect();
     for entry in std::fs::read_dir(root().join("tests/data/broken")).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();
-        assert!(listed.contains(&name.as_str()), "tests/data/broken/{name} is not checked");
+        assert!(
+            listed.contains(&name.as_str()),
+            "tests/data/broken/{name} is not checked"
+        );
     }
     let dir = tempfile::tempdir().unwrap();
     for &(file, rows, errors) in BROKEN {
         let input = root().join("tests/data/broken").join(file);
         let out = dir.path().join(format!("{file}.out.jsonl"));
-        let o = run(&["classify", input.to_str().unwrap(), "-o", out.to_str().unwrap()], None);
+        let o = run(
+            &[
+                "classify",
+                input.to_str().unwrap(),
+                "-o",
+                out.to_str().unwrap(),
+            ],
+            None,
+        );
         assert!(o.status.success(), "{file}: {}", stderr(&o));
         let got = jsonl(&read(&out));
         assert_eq!(got.len(), rows, "{file}: one output row per input row");
         let errs: Vec<_> = got.iter().filter(|r| r.contains_key("error")).collect();
         assert_eq!(errs.len(), errors, "{file}: {got:?}");
         for e in &errs {
-            assert!(e["row"].as_u64().unwrap() >= 1, "{file}: error rows carry their row number");
+            assert!(
+                e["row"].as_u64().unwrap() >= 1,
+                "{file}: error rows carry their row number"
+            );
             assert!(!e["error"].as_str().unwrap().is_empty());
             assert!(e["label"].is_null());
         }
-        got.iter().filter(|r| !r.contains_key("error")).for_each(assert_prediction);
+        got.iter()
+            .filter(|r| !r.contains_key("error"))
+            .for_each(assert_prediction);
         assert!(
-            stderr(&o).contains(&format!("{rows} rows ({} classified, {errors} errors)", rows - errors)),
+            stderr(&o).contains(&format!(
+                "{rows} rows ({} classified, {errors} errors)",
+                rows - errors
+            )),
             "{file}: {}",
             stderr(&o)
         );
@@ -143,32 +205,68 @@ fn every_broken_input_row_is_accounted_for() {
 fn error_rows_say_why() {
     let o = run(&["classify", "tests/data/broken/malformed.jsonl"], None);
     let rows = jsonl(&o.stdout);
-    assert!(rows[1]["error"].as_str().unwrap().contains("malformed JSON"));
+    assert!(rows[1]["error"]
+        .as_str()
+        .unwrap()
+        .contains("malformed JSON"));
     assert_eq!(rows[1]["raw"], "{\"id\":2,\"text\":\"kurang kurung\"");
-    assert!(rows[2]["error"].as_str().unwrap().contains("expected a JSON object"));
+    assert!(rows[2]["error"]
+        .as_str()
+        .unwrap()
+        .contains("expected a JSON object"));
     let o = run(&["classify", "tests/data/broken/wrong_columns.csv"], None);
-    let mut r = csv::ReaderBuilder::new().flexible(true).from_reader(&o.stdout[..]);
+    let mut r = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(&o.stdout[..]);
     let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
-    assert!(rows[1].iter().any(|c| c.contains("expected 3 columns, found 5")), "{rows:?}");
+    assert!(
+        rows[1]
+            .iter()
+            .any(|c| c.contains("expected 3 columns, found 5")),
+        "{rows:?}"
+    );
 }
 
 #[test]
 fn strict_mode_fails_on_row_errors_but_writes_everything() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("o.jsonl");
-    let o = run(&["classify", "tests/data/broken/malformed.jsonl", "--strict", "-o", out.to_str().unwrap()], None);
+    let o = run(
+        &[
+            "classify",
+            "tests/data/broken/malformed.jsonl",
+            "--strict",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        None,
+    );
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert_eq!(jsonl(&read(&out)).len(), 5);
-    let o = run(&["classify", "tests/data/broken/bom_crlf.jsonl", "--strict"], None);
+    let o = run(
+        &["classify", "tests/data/broken/bom_crlf.jsonl", "--strict"],
+        None,
+    );
     assert_eq!(o.status.code(), Some(0));
 }
 
 #[test]
 fn a_missing_text_column_is_a_clear_error() {
-    let o = run(&["classify", "tests/data/broken/bom_crlf.csv", "--text-column", "isi"], None);
+    let o = run(
+        &[
+            "classify",
+            "tests/data/broken/bom_crlf.csv",
+            "--text-column",
+            "isi",
+        ],
+        None,
+    );
     assert_eq!(o.status.code(), Some(1));
     let e = stderr(&o);
-    assert!(e.contains("bom_crlf.csv") && e.contains("--text-column") && e.contains("id, text"), "{e}");
+    assert!(
+        e.contains("bom_crlf.csv") && e.contains("--text-column") && e.contains("id, text"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -177,7 +275,11 @@ fn a_one_megabyte_post_is_truncated_not_fatal() {
     let input = dir.path().join("long.jsonl");
     let text = "coblos nomor dua sekarang juga ".repeat(35_000);
     assert!(text.len() > 1_000_000);
-    std::fs::write(&input, format!("{{\"text\":\"{text}\"}}\n{{\"text\":\"pendek\"}}\n")).unwrap();
+    std::fs::write(
+        &input,
+        format!("{{\"text\":\"{text}\"}}\n{{\"text\":\"pendek\"}}\n"),
+    )
+    .unwrap();
     let o = run(&["classify", input.to_str().unwrap()], None);
     assert!(o.status.success(), "{}", stderr(&o));
     let rows = jsonl(&o.stdout);
@@ -196,7 +298,8 @@ fn resume_after_sigkill_loses_and_repeats_nothing() {
         .collect();
     let mut body = String::new();
     for i in 0..24_000 {
-        let mut obj: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&sample[i % sample.len()]).unwrap();
+        let mut obj: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&sample[i % sample.len()]).unwrap();
         obj.insert("n".into(), i.into());
         body.push_str(&serde_json::to_string(&obj).unwrap());
         body.push('\n');
@@ -235,15 +338,24 @@ fn resume_after_sigkill_loses_and_repeats_nothing() {
         if rows >= 1024 {
             break;
         }
-        assert!(child.try_wait().unwrap().is_none(), "the run finished before it could be killed");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run finished before it could be killed"
+        );
         assert!(start.elapsed() < Duration::from_secs(120), "no progress");
         std::thread::sleep(Duration::from_millis(5));
     }
     child.kill().unwrap(); // SIGKILL on Unix
     child.wait().unwrap();
-    assert!(!out.exists(), "an interrupted run never leaves a final output");
-    let partial_rows = read(&dir.path().join("out.jsonl.partial")).iter().filter(|&&b| b == b'\n').count();
-    assert!(partial_rows >= 1024 && partial_rows < 24_000, "{partial_rows}");
+    assert!(
+        !out.exists(),
+        "an interrupted run never leaves a final output"
+    );
+    let partial_rows = read(&dir.path().join("out.jsonl.partial"))
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count();
+    assert!((1024..24_000).contains(&partial_rows), "{partial_rows}");
 
     let mut resume = args(&out);
     resume.push("--resume".into());
@@ -264,11 +376,24 @@ fn resume_after_sigkill_loses_and_repeats_nothing() {
 fn resume_without_a_partial_output_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("o.jsonl");
-    let o = run(&["classify", "data/sample.jsonl", "-o", out.to_str().unwrap(), "--resume"], None);
+    let o = run(
+        &[
+            "classify",
+            "data/sample.jsonl",
+            "-o",
+            out.to_str().unwrap(),
+            "--resume",
+        ],
+        None,
+    );
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("nothing to resume"), "{}", stderr(&o));
     let o = run(&["classify", "data/sample.jsonl", "--resume"], None);
-    assert!(stderr(&o).contains("--resume needs --output"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--resume needs --output"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -333,7 +458,12 @@ fn a_hub_id_resolves_from_a_local_cache_offline() {
     std::fs::create_dir_all(repo.join("refs")).unwrap();
     std::fs::write(repo.join("refs/main"), commit).unwrap();
     let o = pantau()
-        .args(["classify", "data/sample.jsonl", "--model", "pantau-test/small"])
+        .args([
+            "classify",
+            "data/sample.jsonl",
+            "--model",
+            "pantau-test/small",
+        ])
         .env("HF_HUB_CACHE", cache.path())
         .env("HF_HUB_OFFLINE", "1")
         .output()
@@ -341,13 +471,22 @@ fn a_hub_id_resolves_from_a_local_cache_offline() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(jsonl(&o.stdout).len(), 40);
     let o = pantau()
-        .args(["classify", "data/sample.jsonl", "--model", "pantau-test/absent"])
+        .args([
+            "classify",
+            "data/sample.jsonl",
+            "--model",
+            "pantau-test/absent",
+        ])
         .env("HF_HUB_CACHE", cache.path())
         .env("HF_HUB_OFFLINE", "1")
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("not in the Hugging Face cache"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("not in the Hugging Face cache"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -365,18 +504,50 @@ fn train_cli_writes_a_loadable_model() {
     let out = dir.path().join("tiny");
     let o = run(
         &[
-            "train", "--train", train.to_str().unwrap(), "--dev", dev.to_str().unwrap(), "--out", out.to_str().unwrap(),
-            "--epochs", "2", "--hidden-size", "32", "--layers", "1", "--heads", "2", "--intermediate-size", "64",
-            "--vocab-size", "600", "--max-len", "48",
+            "train",
+            "--train",
+            train.to_str().unwrap(),
+            "--dev",
+            dev.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--epochs",
+            "2",
+            "--hidden-size",
+            "32",
+            "--layers",
+            "1",
+            "--heads",
+            "2",
+            "--intermediate-size",
+            "64",
+            "--vocab-size",
+            "600",
+            "--max-len",
+            "48",
         ],
         None,
     );
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("epoch   2"), "{}", stderr(&o));
-    for f in ["config.json", "tokenizer.json", "model.safetensors", "README.md", "training.json"] {
+    for f in [
+        "config.json",
+        "tokenizer.json",
+        "model.safetensors",
+        "README.md",
+        "training.json",
+    ] {
         assert!(out.join(f).is_file(), "{f}");
     }
-    let o = run(&["classify", "data/sample.jsonl", "--model", out.to_str().unwrap()], None);
+    let o = run(
+        &[
+            "classify",
+            "data/sample.jsonl",
+            "--model",
+            out.to_str().unwrap(),
+        ],
+        None,
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     jsonl(&o.stdout).iter().for_each(assert_prediction);
 }

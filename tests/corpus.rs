@@ -55,7 +55,8 @@ fn load(split: &str) -> Vec<Row> {
         .lines()
         .enumerate()
         .map(|(i, l)| {
-            let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{path}:{}: {e}", i + 1));
+            let v: Value =
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("{path}:{}: {e}", i + 1));
             let s = |k: &str| {
                 v[k].as_str()
                     .unwrap_or_else(|| panic!("{path}:{}: missing {k}", i + 1))
@@ -88,8 +89,20 @@ fn size_fields_and_kinds() {
         for r in rows {
             assert!(ids.insert(r.id.clone()), "duplicate id {}", r.id);
             assert!(!r.text.trim().is_empty(), "{}", r.id);
-            assert_eq!(kinds.get(r.kind.as_str()), Some(&r.label), "{split} {}: kind {} vs label {}", r.id, r.kind, r.label);
-            assert!(sources.contains(&r.source.as_str()), "{}: source {}", r.id, r.source);
+            assert_eq!(
+                kinds.get(r.kind.as_str()),
+                Some(&r.label),
+                "{split} {}: kind {} vs label {}",
+                r.id,
+                r.kind,
+                r.label
+            );
+            assert!(
+                sources.contains(&r.source.as_str()),
+                "{}: source {}",
+                r.id,
+                r.source
+            );
         }
     }
 }
@@ -99,7 +112,11 @@ fn generated_rows_only_in_train_and_at_most_half() {
     for (split, rows) in all() {
         let generated = rows.iter().filter(|r| r.source == "generated").count();
         if split == "train" {
-            assert!(generated * 2 <= rows.len(), "{generated} of {} train rows are generated", rows.len());
+            assert!(
+                generated * 2 <= rows.len(),
+                "{generated} of {} train rows are generated",
+                rows.len()
+            );
         } else {
             assert_eq!(generated, 0, "{split} has generated rows");
         }
@@ -150,13 +167,22 @@ fn no_duplicates_or_near_duplicates_across_splits() {
         let set: HashSet<&String> = norm[a].iter().collect();
         for b in a + 1..3 {
             for (i, t) in norm[b].iter().enumerate() {
-                assert!(!set.contains(t), "{} {} duplicates a {} row", SPLITS[b], splits[b].1[i].id, SPLITS[a]);
+                assert!(
+                    !set.contains(t),
+                    "{} {} duplicates a {} row",
+                    SPLITS[b],
+                    splits[b].1[i].id,
+                    SPLITS[a]
+                );
             }
         }
     }
     // Near duplicates: Jaccard similarity of character 5-gram sets.
     const THRESHOLD: f64 = 0.8;
-    let sh: Vec<Vec<HashSet<u64>>> = norm.iter().map(|ts| ts.iter().map(|t| shingles(t)).collect()).collect();
+    let sh: Vec<Vec<HashSet<u64>>> = norm
+        .iter()
+        .map(|ts| ts.iter().map(|t| shingles(t)).collect())
+        .collect();
     let mut near = Vec::new();
     for a in 0..3 {
         let mut index: HashMap<u64, Vec<u32>> = HashMap::new();
@@ -188,7 +214,11 @@ fn no_duplicates_or_near_duplicates_across_splits() {
             }
         }
     }
-    assert!(near.is_empty(), "near-duplicates across splits:\n{}", near.join("\n"));
+    assert!(
+        near.is_empty(),
+        "near-duplicates across splits:\n{}",
+        near.join("\n")
+    );
 }
 
 /// Words of a text for participant matching (the rule of data/tools/generate.py): lowercase, URLs and
@@ -211,7 +241,11 @@ fn words(text: &str) -> Vec<String> {
 
 #[test]
 fn no_participant_name_predicts_a_label() {
-    let tsv = std::fs::read_to_string(format!("{}/data/participants.tsv", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let tsv = std::fs::read_to_string(format!(
+        "{}/data/participants.tsv",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
     let participants: Vec<(String, Vec<Vec<String>>)> = tsv
         .lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
@@ -219,7 +253,9 @@ fn no_participant_name_predicts_a_label() {
             let (name, pats) = l.split_once('\t').expect("name<TAB>patterns");
             (
                 name.to_string(),
-                pats.split('|').map(|p| p.split_whitespace().map(String::from).collect()).collect(),
+                pats.split('|')
+                    .map(|p| p.split_whitespace().map(String::from).collect())
+                    .collect(),
             )
         })
         .collect();
@@ -229,13 +265,19 @@ fn no_participant_name_predicts_a_label() {
         for r in rows {
             let w = words(&r.text);
             for (pi, (_, pats)) in participants.iter().enumerate() {
-                if pats.iter().any(|p| !p.is_empty() && w.windows(p.len()).any(|win| win == &p[..])) {
+                if pats
+                    .iter()
+                    .any(|p| !p.is_empty() && w.windows(p.len()).any(|win| win == &p[..]))
+                {
                     counts[pi][r.label.index()] += 1;
                 }
             }
         }
     }
-    println!("{:<36} {:>8} {:>12} {:>12}", "participant", "neutral", "promotional", "campaigning");
+    println!(
+        "{:<36} {:>8} {:>12} {:>12}",
+        "participant", "neutral", "promotional", "campaigning"
+    );
     let mut problems = Vec::new();
     for ((name, _), c) in participants.iter().zip(&counts) {
         println!("{name:<36} {:>8} {:>12} {:>12}", c[0], c[1], c[2]);

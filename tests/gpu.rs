@@ -28,6 +28,9 @@ fn gpu_predictions_match_cpu_on_the_test_split() {
             worst = worst.max((x.probabilities[k] - y.probabilities[k]).abs());
         }
     }
-    eprintln!("max |p_cpu - p_gpu| over {} posts: {worst:.2e}", texts.len());
+    eprintln!(
+        "max |p_cpu - p_gpu| over {} posts: {worst:.2e}",
+        texts.len()
+    );
     assert!(worst < 1e-3, "GPU and CPU disagree by {worst}");
 }

@@ -37,9 +37,13 @@ fn edit_config(dir: &Path, f: impl FnOnce(&mut serde_json::Value)) {
 #[test]
 fn the_shipped_model_loads_and_classifies() {
     let clf = Classifier::load(model_dir().to_str().unwrap(), &Device::Cpu).unwrap();
-    let p = clf.classify("Promo diskon akhir tahun, semua produk 50%!").unwrap();
+    let p = clf
+        .classify("Promo diskon akhir tahun, semua produk 50%!")
+        .unwrap();
     assert!((p.probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-5);
-    let batch = clf.classify_batch(&["satu", "dua dua", "tiga tiga tiga"]).unwrap();
+    let batch = clf
+        .classify_batch(&["satu", "dua dua", "tiga tiga tiga"])
+        .unwrap();
     assert_eq!(batch.len(), 3);
 }
 
@@ -61,19 +65,30 @@ fn broken_model_directories_name_the_file_and_the_problem() {
     copy_model(&d);
     edit_config(&d, |v| v["vocab_size"] = 100.into());
     let e = load_err(&d);
-    assert!(e.contains("tokenizer.json has") && e.contains("vocab_size 100"), "{e}");
+    assert!(
+        e.contains("tokenizer.json has") && e.contains("vocab_size 100"),
+        "{e}"
+    );
 
     let d = tmp.path().join("big_vocab");
     copy_model(&d);
-    edit_config(&d, |v| v["vocab_size"] = (v["vocab_size"].as_u64().unwrap() + 10).into());
+    edit_config(&d, |v| {
+        v["vocab_size"] = (v["vocab_size"].as_u64().unwrap() + 10).into()
+    });
     let e = load_err(&d);
-    assert!(e.contains("model.safetensors") && e.contains("word_embeddings"), "{e}");
+    assert!(
+        e.contains("model.safetensors") && e.contains("word_embeddings"),
+        "{e}"
+    );
 
     let d = tmp.path().join("max_len");
     copy_model(&d);
     edit_config(&d, |v| v["max_position_embeddings"] = 512.into());
     let e = load_err(&d);
-    assert!(e.contains("position_embeddings") && e.contains("512"), "{e}");
+    assert!(
+        e.contains("position_embeddings") && e.contains("512"),
+        "{e}"
+    );
 
     let d = tmp.path().join("labels");
     copy_model(&d);
@@ -112,7 +127,11 @@ fn hub_ids_resolve_through_a_local_cache() {
     let c = hf_hub::Cache::new(cache.path().to_path_buf());
     let repo = hf_hub::Repo::model("pantau/cached".into());
     let commit = "abcdefabcdefabcdefabcdefabcdefabcdefabcd";
-    let snap = cache.path().join(repo.folder_name()).join("snapshots").join(commit);
+    let snap = cache
+        .path()
+        .join(repo.folder_name())
+        .join("snapshots")
+        .join(commit);
     copy_model(&snap);
     c.repo(repo).create_ref(commit).unwrap();
     let dir = pantau::hub::resolve_with("pantau/cached", &c).unwrap();
@@ -175,12 +194,16 @@ fn training_is_reproducible_with_a_seed() {
     train(&cfg, &data, &tmp.path().join("a"), &Device::Cpu, |_| {}).unwrap();
     train(&cfg, &data, &tmp.path().join("b"), &Device::Cpu, |_| {}).unwrap();
     assert!(
-        read(&tmp.path().join("a/model.safetensors")) == read(&tmp.path().join("b/model.safetensors")),
+        read(&tmp.path().join("a/model.safetensors"))
+            == read(&tmp.path().join("b/model.safetensors")),
         "same seed, same weights"
     );
     cfg.seed = 8;
     train(&cfg, &data, &tmp.path().join("c"), &Device::Cpu, |_| {}).unwrap();
-    assert!(read(&tmp.path().join("a/model.safetensors")) != read(&tmp.path().join("c/model.safetensors")));
+    assert!(
+        read(&tmp.path().join("a/model.safetensors"))
+            != read(&tmp.path().join("c/model.safetensors"))
+    );
 }
 
 #[test]
@@ -195,7 +218,10 @@ fn fine_tuning_starts_from_an_existing_model() {
     let tuned = tmp.path().join("tuned");
     let report = train(&cfg, &slice(), &tuned, &Device::Cpu, |_| {}).unwrap();
     assert_eq!(report.epochs.len(), 1);
-    assert_eq!(read(&base.join("tokenizer.json")), read(&tuned.join("tokenizer.json")));
+    assert_eq!(
+        read(&base.join("tokenizer.json")),
+        read(&tuned.join("tokenizer.json"))
+    );
     let clf = Classifier::load_dir(&tuned, &Device::Cpu).unwrap();
     assert_eq!(clf.config().hidden_size, 32);
 }

@@ -22,7 +22,11 @@ pub fn pantau() -> Command {
 pub fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut cmd = pantau();
     cmd.args(args)
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("pantau starts");
@@ -49,7 +53,10 @@ pub fn jsonl(bytes: &[u8]) -> Vec<serde_json::Map<String, serde_json::Value>> {
 /// Asserts a classified row has a label and probabilities that sum to 1.
 pub fn assert_prediction(row: &serde_json::Map<String, serde_json::Value>) {
     let label = row["label"].as_str().expect("label is a string");
-    assert!(["neutral", "promotional", "campaigning"].contains(&label), "{label}");
+    assert!(
+        ["neutral", "promotional", "campaigning"].contains(&label),
+        "{label}"
+    );
     let sum: f64 = ["p_neutral", "p_promotional", "p_campaigning"]
         .iter()
         .map(|k| row[*k].as_f64().expect("probability is a number"))
