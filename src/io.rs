@@ -602,14 +602,16 @@ impl<W: Write> CsvWriter<W> {
     }
 
     fn layout_for(&self, record: &Record) -> Vec<String> {
-        let mut cols: Vec<String> = match &record.fields {
-            Fields::Object(m) => m.keys().map(|k| input_name(k)).collect(),
-            Fields::Columns(_) => self.input_headers.iter().map(|h| input_name(h)).collect(),
-            Fields::Line(_) | Fields::Raw(_) => vec!["row".into(), "text".into()],
+        let mut cols: Vec<String> = if !self.input_headers.is_empty() {
+            self.input_headers.iter().map(|h| input_name(h)).collect()
+        } else {
+            match &record.fields {
+                Fields::Object(m) => m.keys().map(|k| input_name(k)).collect(),
+                Fields::Columns(_) | Fields::Line(_) | Fields::Raw(_) => {
+                    vec!["row".into(), "text".into()]
+                }
+            }
         };
-        if !self.input_headers.is_empty() && !matches!(record.fields, Fields::Columns(_)) {
-            cols = self.input_headers.iter().map(|h| input_name(h)).collect();
-        }
         for c in OUTPUT_COLUMNS {
             if !cols.iter().any(|x| x == c) {
                 cols.push(c.into());

@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use pantau::batch::{classify_stream, BatchOptions, StreamOptions};
+use pantau::batch::{classify_stream, StreamOptions};
 use pantau::eval::{evaluate, Report};
 use pantau::io::{
     read_examples, read_records, Checkpoint, CountingReader, CsvWriter, InputFormat, InputOptions,
@@ -255,7 +255,7 @@ fn classify(a: ClassifyArgs) -> Result<ExitCode> {
     if let Some(m) = a.max_batch {
         batching.max_batch = m.max(1);
     }
-    clf = clf.with_batching(BatchOptions { ..batching });
+    clf = clf.with_batching(batching);
 
     // Input: a counted byte stream so the progress bar can show bytes against the file size.
     let (source, name, total_bytes): (Box<dyn Read>, String, Option<u64>) = if stdin_input {

@@ -15,7 +15,7 @@ use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::classifier::{probabilities, read_config, Classifier, Prediction};
+use crate::classifier::{probabilities, read_config, Prediction};
 use crate::error::{Error, Result};
 use crate::eval::{evaluate, Report};
 use crate::hub;
@@ -455,8 +455,8 @@ pub fn save_model_dir(
     let card = model_card(&cfg, report);
     std::fs::write(dir.join("README.md"), card).map_err(|e| Error::io(dir.join("README.md"), e))?;
 
-    // Keep an existing card's evaluation section (written by `pantau eval --update-card`) out of a
-    // fresh model: it described different weights.
+    // Swap the finished directory in: the old model is moved aside first and restored if the swap fails,
+    // so `out` is always either the old or the new complete model.
     let kept = tmp.keep();
     let old = parent.join(format!(".pantau-old-{}", std::process::id()));
     if out.exists() {
@@ -528,11 +528,6 @@ fn model_card(cfg: &Config, report: &TrainReport) -> String {
         cw = c.class_weights,
         marker = CARD_EVAL_MARKER,
     )
-}
-
-/// Loads the model a training run wrote, for evaluation right after training.
-pub fn load_trained(out: &Path, device: &Device) -> Result<Classifier> {
-    Classifier::load_dir(out, device)
 }
 
 #[cfg(test)]
