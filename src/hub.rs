@@ -56,16 +56,13 @@ pub fn resolve_with(path_or_id: &str, cache: &Cache) -> Result<PathBuf> {
         Some((id, rev)) => (id, rev.to_string()),
         None => (path_or_id, "main".to_string()),
     };
-    let repo = cache.repo(Repo::with_revision(
-        id.to_string(),
-        RepoType::Model,
-        revision,
-    ));
+    let repo = Repo::with_revision(id.to_string(), RepoType::Model, revision);
+    let cached = cache.repo(repo.clone());
     let mut found = Vec::new();
     for f in MODEL_FILES {
-        match repo.get(f) {
+        match cached.get(f) {
             Some(path) => found.push(path),
-            None => return download_or_fail(path_or_id, cache, f),
+            None => return download_or_fail(path_or_id, repo, cache, f),
         }
     }
     // All files of one snapshot live in the same folder.
@@ -73,29 +70,31 @@ pub fn resolve_with(path_or_id: &str, cache: &Cache) -> Result<PathBuf> {
 }
 
 #[cfg(feature = "hub-download")]
-fn download_or_fail(id: &str, cache: &Cache, missing: &str) -> Result<PathBuf> {
+fn download_or_fail(id: &str, repo: Repo, cache: &Cache, missing: &str) -> Result<PathBuf> {
     if offline() {
         return not_found(id, cache, missing);
     }
+    let failed = |hint: String| Error::ModelNotFound {
+        id: id.into(),
+        cache: cache.path().clone(),
+        hint,
+    };
     let api = hf_hub::api::sync::ApiBuilder::from_cache(cache.clone())
         .build()
-        .map_err(|e| Error::Device(format!("hub client: {e}")))?;
-    let (rid, rev) = id.split_once('@').unwrap_or((id, "main"));
-    let repo = api.repo(Repo::with_revision(rid.into(), RepoType::Model, rev.into()));
+        .map_err(|e| failed(format!("cannot start the hub client: {e}")))?;
+    let repo = api.repo(repo);
     let mut dir = None;
     for f in MODEL_FILES {
-        let p = repo.get(f).map_err(|e| Error::ModelNotFound {
-            id: id.into(),
-            cache: cache.path().clone(),
-            hint: format!("download of {f} failed: {e}"),
-        })?;
+        let p = repo
+            .get(f)
+            .map_err(|e| failed(format!("download of {f} failed: {e}")))?;
         dir = p.parent().map(Path::to_path_buf);
     }
     Ok(dir.unwrap_or_default())
 }
 
 #[cfg(not(feature = "hub-download"))]
-fn download_or_fail(id: &str, cache: &Cache, missing: &str) -> Result<PathBuf> {
+fn download_or_fail(id: &str, _repo: Repo, cache: &Cache, missing: &str) -> Result<PathBuf> {
     not_found(id, cache, missing)
 }
 
