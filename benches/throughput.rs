@@ -161,12 +161,41 @@ fn flops_report(_: &mut Criterion) {
     );
 }
 
+/// Peak of pantau's own dense kernel on the model's largest projection shape (512 tokens × 128 →
+/// 384), one independent batch per thread as in `classify_batch`.
+fn dense_peak(c: &mut Criterion) {
+    use pantau::kernels::{Dense, Post};
+    use rayon::prelude::*;
+    let dev = candle_core::Device::Cpu;
+    let (m, k, n) = (512, 128, 384);
+    let lin = candle_nn::Linear::new(
+        candle_core::Tensor::randn(0f32, 0.1, (n, k), &dev).unwrap(),
+        Some(candle_core::Tensor::zeros(n, candle_core::DType::F32, &dev).unwrap()),
+    );
+    let dense = Dense::new(&lin).unwrap();
+    let threads = rayon::current_num_threads();
+    let xs: Vec<_> = (0..threads)
+        .map(|_| candle_core::Tensor::randn(0f32, 1.0, (m, k), &dev).unwrap())
+        .collect();
+    let mut g = c.benchmark_group("matmul_peak");
+    g.throughput(Throughput::Elements((threads * 2 * m * k * n) as u64));
+    g.bench_function(format!("pantau_dense_{m}x{k}x{n}_x{threads}"), |bench| {
+        bench.iter(|| {
+            xs.par_iter()
+                .map(|x| dense.forward(x, Post::None).unwrap())
+                .collect::<Vec<_>>()
+        })
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
     flops_report,
     tokenization,
     forward,
     end_to_end,
-    matmul_peak
+    matmul_peak,
+    dense_peak
 );
 criterion_main!(benches);

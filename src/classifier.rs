@@ -271,7 +271,9 @@ fn load_weights(
         }
     }
     let vb = VarBuilder::from_backend(Box::new(tensors), DType::F32, device.clone());
-    EncoderClassifier::new(config, vb).map_err(|e| bad(e.to_string()))
+    EncoderClassifier::new(config, vb)
+        .and_then(EncoderClassifier::for_inference)
+        .map_err(|e| bad(e.to_string()))
 }
 
 #[cfg(test)]

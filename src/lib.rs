@@ -19,6 +19,8 @@ pub mod error;
 pub mod eval;
 pub mod hub;
 pub mod io;
+#[doc(hidden)]
+pub mod kernels;
 pub mod label;
 pub mod model;
 pub mod normalize;

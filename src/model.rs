@@ -13,6 +13,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::kernels::{self, Dense, Post};
 use crate::label::Label;
 use crate::normalize::NORMALIZATION_VERSION;
 
@@ -192,6 +193,7 @@ fn dropout(xs: &Tensor, p: f32, rng: &mut TrainRng) -> Result<Tensor> {
 }
 
 /// Layer normalization: the fused kernel at inference, differentiable ops in training.
+#[derive(Clone)]
 struct LayerNorm {
     weight: Tensor,
     bias: Tensor,
@@ -223,6 +225,15 @@ impl LayerNorm {
         Ok(normed
             .broadcast_mul(&self.weight)?
             .broadcast_add(&self.bias)?)
+    }
+
+    fn forward_fused(&self, xs: &Tensor) -> Result<Tensor> {
+        Ok(kernels::layer_norm(
+            xs,
+            &self.weight,
+            &self.bias,
+            self.eps as f32,
+        )?)
     }
 }
 
@@ -344,6 +355,43 @@ impl EncoderLayer {
     }
 }
 
+/// An encoder layer frozen for CPU inference: the same weights, run through [`crate::kernels`].
+struct FusedLayer {
+    attn_norm: LayerNorm,
+    qkv: Dense,
+    out: Dense,
+    num_heads: usize,
+    ffn_norm: LayerNorm,
+    up: Dense,
+    down: Dense,
+}
+
+impl FusedLayer {
+    fn new(layer: &EncoderLayer) -> Result<Self> {
+        Ok(FusedLayer {
+            attn_norm: layer.attn_norm.clone(),
+            qkv: Dense::new(&layer.attn.qkv)?,
+            out: Dense::new(&layer.attn.out)?,
+            num_heads: layer.attn.num_heads,
+            ffn_norm: layer.ffn_norm.clone(),
+            up: Dense::new(&layer.ffn.up)?,
+            down: Dense::new(&layer.ffn.down)?,
+        })
+    }
+
+    /// `xs`: `(B·T, d)`; `mask`: `(B, T)`.
+    fn forward(&self, xs: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        let (b, t) = mask.dims2()?;
+        let h = self.attn_norm.forward_fused(xs)?;
+        let qkv = self.qkv.forward(&h, Post::None)?;
+        let ctx = kernels::attention(&qkv.reshape((b, t, ()))?, mask, self.num_heads)?;
+        let xs = self.out.forward(&ctx, Post::Residual(xs))?;
+        let h = self.ffn_norm.forward_fused(&xs)?;
+        let h = self.up.forward(&h, Post::Gelu)?;
+        Ok(self.down.forward(&h, Post::Residual(&xs))?)
+    }
+}
+
 /// The classifier: embeddings → pre-LN encoder layers → final norm → masked mean pooling → linear head.
 pub struct EncoderClassifier {
     embeddings: Embeddings,
@@ -352,6 +400,8 @@ pub struct EncoderClassifier {
     classifier: Linear,
     dropout: f32,
     config: Config,
+    /// Set by [`EncoderClassifier::for_inference`] on the CPU.
+    fused: Option<Vec<FusedLayer>>,
 }
 
 impl EncoderClassifier {
@@ -370,7 +420,23 @@ impl EncoderClassifier {
             classifier: candle_nn::linear(cfg.hidden_size, Label::ALL.len(), vb.pp("classifier"))?,
             dropout: cfg.hidden_dropout_prob,
             config: cfg.clone(),
+            fused: None,
         })
+    }
+
+    /// Freezes the weights for inference: on the CPU in f32, later `forward` calls without an RNG
+    /// run the fused kernels of [`crate::kernels`] (weights repacked once, here). A frozen model
+    /// must not be trained further: the packed copies would go stale.
+    pub fn for_inference(mut self) -> Result<Self> {
+        if kernels::supported(self.classifier.weight()) {
+            self.fused = Some(
+                self.layers
+                    .iter()
+                    .map(FusedLayer::new)
+                    .collect::<Result<_>>()?,
+            );
+        }
+        Ok(self)
     }
 
     /// The model's configuration.
@@ -380,7 +446,38 @@ impl EncoderClassifier {
 
     /// `input_ids`: `(B, T)` u32; `mask`: `(B, T)` f32, 1 for real tokens and 0 for padding.
     /// Returns logits `(B, 3)`. Pass an RNG to train (dropout on, differentiable kernels).
-    pub fn forward(&self, input_ids: &Tensor, mask: &Tensor, mut rng: TrainRng) -> Result<Tensor> {
+    /// Inference after [`Self::for_inference`] on the CPU runs the fused kernels.
+    pub fn forward(&self, input_ids: &Tensor, mask: &Tensor, rng: TrainRng) -> Result<Tensor> {
+        match &self.fused {
+            Some(layers) if rng.is_none() => self.forward_fused(layers, input_ids, mask),
+            _ => self.forward_ops(input_ids, mask, rng),
+        }
+    }
+
+    /// Inference with the fused CPU kernels: same result as [`Self::forward_ops`] to ~1e-6.
+    fn forward_fused(
+        &self,
+        layers: &[FusedLayer],
+        input_ids: &Tensor,
+        mask: &Tensor,
+    ) -> Result<Tensor> {
+        let (b, t) = input_ids.dims2()?;
+        let mask = mask.to_dtype(DType::F32)?.contiguous()?;
+        let mut xs = self
+            .embeddings
+            .forward(input_ids)?
+            .reshape((b * t, self.config.hidden_size))?;
+        for layer in layers {
+            xs = layer.forward(&xs, &mask)?;
+        }
+        let xs = self.final_norm.forward_fused(&xs)?.reshape((b, t, ()))?;
+        let pooled = kernels::masked_mean(&xs, &mask)?;
+        Ok(self.classifier.forward(&pooled)?)
+    }
+
+    /// The model written with composable candle ops: training (with an RNG), CUDA, and the
+    /// reference the fused kernels are tested against.
+    fn forward_ops(&self, input_ids: &Tensor, mask: &Tensor, mut rng: TrainRng) -> Result<Tensor> {
         let training = rng.is_some();
         let (b, t) = input_ids.dims2()?;
         let bias = ((mask.ones_like()? - mask)? * -1e9)?.reshape((b, 1, 1, t))?;
@@ -503,6 +600,49 @@ mod tests {
             for (x, y) in r.iter().zip(s) {
                 assert!((x - y).abs() < 1e-4);
             }
+        }
+    }
+
+    #[test]
+    fn fused_kernels_match_composable_ops() {
+        // Head sizes below and above the kernels' 8 lanes, ragged lengths, and a padded batch.
+        for (d, heads) in [(16, 4), (64, 2), (96, 4)] {
+            let cfg = Config::new(300, d, 2, heads, 2 * d + 8, 64);
+            let vm = VarMap::new();
+            let vb = VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu);
+            let m = EncoderClassifier::new(&cfg, vb).unwrap();
+            // Non-trivial LayerNorm parameters, so the fused norm's affine part is exercised.
+            for (name, var) in vm.data().lock().unwrap().iter() {
+                if name.contains("norm") {
+                    let noise = Tensor::randn(0f32, 0.3, var.shape(), &Device::Cpu).unwrap();
+                    var.set(&(var.as_tensor() + noise).unwrap()).unwrap();
+                }
+            }
+            let seqs: Vec<Vec<u32>> = [1usize, 5, 9, 17, 40, 63]
+                .iter()
+                .map(|&n| (0..n as u32).map(|i| (i * 37 + n as u32) % 300).collect())
+                .collect();
+            let refs: Vec<&[u32]> = seqs.iter().map(|s| s.as_slice()).collect();
+            let (ids, mask) = pad_batch(&refs, 0, &Device::Cpu).unwrap();
+            let m = m.for_inference().unwrap();
+            assert!(m.fused.is_some());
+            let fused = m.forward(&ids, &mask, None).unwrap();
+            let ops = m.forward_ops(&ids, &mask, None).unwrap();
+            let max_abs = |t: &Tensor| {
+                t.abs()
+                    .unwrap()
+                    .max_all()
+                    .unwrap()
+                    .to_scalar::<f32>()
+                    .unwrap()
+            };
+            let diff = max_abs(&(fused - &ops).unwrap());
+            let scale = max_abs(&ops);
+            assert!(scale > 0.01, "degenerate logits");
+            assert!(
+                diff < 2e-5,
+                "d={d}: fused and composable logits differ by {diff}"
+            );
         }
     }
 
