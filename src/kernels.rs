@@ -53,8 +53,9 @@ struct Packed {
 }
 
 impl Packed {
+    /// Row length of `wt` and `bias`: `n` rounded up to whole column blocks.
     fn npad(&self) -> usize {
-        self.n.div_ceil(gemm::NB) * gemm::NB
+        gemm::padded(self.n)
     }
 }
 
@@ -68,7 +69,7 @@ impl Dense {
             None => Tensor::zeros(n, weight.dtype(), weight.device())?,
         };
         let packed = if supported(&weight) && gemm::available() {
-            let npad = n.div_ceil(gemm::NB) * gemm::NB;
+            let npad = gemm::padded(n);
             let w = weight.to_vec2::<f32>()?;
             let mut wt = vec![0f32; k * npad];
             for (j, row) in w.iter().enumerate() {
@@ -119,20 +120,31 @@ impl CustomOp1 for DenseOp<'_> {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let xs = f32_slice(s, l, "dense input")?;
-        let (m, k) = l.shape().dims2()?;
-        if k != self.p.k {
-            bail!("dense: input has {k} columns, the layer {}", self.p.k);
-        }
-        let mut out = vec![0f32; m * self.p.n];
         let post = if self.gelu {
             gemm::Post::Gelu
         } else {
             gemm::Post::None
         };
-        gemm::dense(xs, self.p, post, &mut out);
-        Ok((CpuStorage::F32(out), Shape::from((m, self.p.n))))
+        run_dense(self.p, s, l, post)
     }
+}
+
+/// Checks `xs` against the layer and runs the packed kernel into a fresh `(M, N)` output
+/// (a residual's shape is checked by [`DenseResidualOp`]).
+fn run_dense(
+    p: &Packed,
+    s: &CpuStorage,
+    l: &Layout,
+    post: gemm::Post,
+) -> Result<(CpuStorage, Shape)> {
+    let xs = f32_slice(s, l, "dense input")?;
+    let (m, k) = l.shape().dims2()?;
+    if k != p.k {
+        bail!("dense: input has {k} columns, the layer {}", p.k);
+    }
+    let mut out = vec![0f32; m * p.n];
+    gemm::dense(xs, p, post, &mut out);
+    Ok((CpuStorage::F32(out), Shape::from((m, p.n))))
 }
 
 struct DenseResidualOp<'a> {
@@ -151,19 +163,11 @@ impl CustomOp2 for DenseResidualOp<'_> {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let xs = f32_slice(s1, l1, "dense input")?;
         let residual = f32_slice(s2, l2, "residual")?;
-        let (m, k) = l1.shape().dims2()?;
-        if k != self.p.k || l2.shape().dims2()? != (m, self.p.n) {
-            bail!(
-                "dense: input {:?} / residual {:?} do not fit the layer",
-                l1.dims(),
-                l2.dims()
-            );
+        if l2.shape().dims2()? != (l1.shape().dims2()?.0, self.p.n) {
+            bail!("dense: residual {:?} does not fit the output", l2.dims());
         }
-        let mut out = vec![0f32; m * self.p.n];
-        gemm::dense(xs, self.p, gemm::Post::Residual(residual), &mut out);
-        Ok((CpuStorage::F32(out), Shape::from((m, self.p.n))))
+        run_dense(self.p, s1, l1, gemm::Post::Residual(residual))
     }
 }
 
@@ -205,10 +209,9 @@ fn f32_slice_mut<'a>(s: &'a mut CpuStorage, l: &Layout, what: &str) -> Result<&'
     }
 }
 
-/// Size of the last dimension, and the number of rows before it.
-fn rows_cols(l: &Layout) -> (usize, usize) {
-    let cols = l.dims().last().copied().unwrap_or(1);
-    (l.shape().elem_count() / cols.max(1), cols)
+/// Size of the last dimension: the row length the per-row kernels work on.
+fn last_dim(l: &Layout) -> usize {
+    l.dims().last().copied().unwrap_or(1)
 }
 
 struct LayerNormOp {
@@ -232,7 +235,7 @@ impl CustomOp3 for LayerNormOp {
         let xs = f32_slice(s1, l1, "layer norm input")?;
         let w = f32_slice(s2, l2, "layer norm weight")?;
         let b = f32_slice(s3, l3, "layer norm bias")?;
-        let (_, d) = rows_cols(l1);
+        let d = last_dim(l1);
         if w.len() != d || b.len() != d {
             bail!("layer norm: weight/bias of {} for rows of {d}", w.len());
         }
@@ -258,7 +261,7 @@ impl InplaceOp2 for BiasOp {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<()> {
-        let (_, d) = rows_cols(l1);
+        let d = last_dim(l1);
         let bias = f32_slice(s2, l2, "bias")?;
         if bias.len() != d {
             bail!("bias of {} for rows of {d}", bias.len());
@@ -289,7 +292,7 @@ impl InplaceOp3 for BiasResidualOp {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<()> {
-        let (_, d) = rows_cols(l1);
+        let d = last_dim(l1);
         let bias = f32_slice(s2, l2, "bias")?;
         let residual = f32_slice(s3, l3, "residual")?;
         if bias.len() != d || residual.len() != l1.shape().elem_count() {
@@ -386,6 +389,11 @@ mod gemm {
     pub(super) const NB: usize = 32;
     /// Rows per block: 8 rows × 2 registers of accumulators, plus the two weight registers.
     const MB: usize = 8;
+
+    /// `n` rounded up to whole column blocks.
+    pub(super) fn padded(n: usize) -> usize {
+        n.div_ceil(NB) * NB
+    }
 
     #[derive(Clone, Copy)]
     pub(super) enum Post<'a> {
