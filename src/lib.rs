@@ -12,6 +12,7 @@
 //! # Ok::<(), pantau::Error>(())
 //! ```
 
+mod autograd;
 pub mod batch;
 pub mod classifier;
 pub mod device;
@@ -24,6 +25,7 @@ pub mod kernels;
 pub mod label;
 pub mod model;
 pub mod normalize;
+mod optim;
 pub mod tokenizer;
 pub mod train;
 

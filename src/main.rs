@@ -118,49 +118,14 @@ struct TrainArgs {
     /// Directory to write the model to (replaced atomically).
     #[arg(long)]
     out: PathBuf,
-    /// Fine-tune from this model directory or hub id.
-    #[arg(long)]
-    init: Option<String>,
-    /// Use this tokenizer.json instead of training one.
-    #[arg(long)]
-    tokenizer: Option<PathBuf>,
+    #[command(flatten)]
+    config: TrainConfig,
+    /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// Worker threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
-    #[arg(long)]
-    epochs: Option<usize>,
-    #[arg(long)]
-    batch_size: Option<usize>,
-    #[arg(long)]
-    lr: Option<f64>,
-    #[arg(long)]
-    warmup_ratio: Option<f64>,
-    #[arg(long)]
-    weight_decay: Option<f64>,
-    #[arg(long)]
-    dropout: Option<f32>,
-    #[arg(long)]
-    max_grad_norm: Option<f64>,
-    /// Weight the loss by inverse label frequency.
-    #[arg(long)]
-    class_weights: bool,
-    #[arg(long)]
-    patience: Option<usize>,
-    #[arg(long)]
-    seed: Option<u64>,
-    #[arg(long)]
-    vocab_size: Option<usize>,
-    #[arg(long)]
-    hidden_size: Option<usize>,
-    #[arg(long)]
-    layers: Option<usize>,
-    #[arg(long)]
-    heads: Option<usize>,
-    #[arg(long)]
-    intermediate_size: Option<usize>,
-    #[arg(long)]
-    max_len: Option<usize>,
     /// No progress bar.
     #[arg(long, short)]
     quiet: bool,
@@ -458,27 +423,6 @@ fn info(model: Option<String>) -> Result<()> {
 fn run_train(a: TrainArgs) -> Result<()> {
     set_threads(a.threads)?;
     let device = parse_device(&a.device)?;
-    let d = TrainConfig::default();
-    let config = TrainConfig {
-        epochs: a.epochs.unwrap_or(d.epochs),
-        batch_size: a.batch_size.unwrap_or(d.batch_size),
-        learning_rate: a.lr.unwrap_or(d.learning_rate),
-        warmup_ratio: a.warmup_ratio.unwrap_or(d.warmup_ratio),
-        weight_decay: a.weight_decay.unwrap_or(d.weight_decay),
-        dropout: a.dropout.unwrap_or(d.dropout),
-        max_grad_norm: a.max_grad_norm.unwrap_or(d.max_grad_norm),
-        class_weights: a.class_weights,
-        patience: a.patience.unwrap_or(d.patience),
-        seed: a.seed.unwrap_or(d.seed),
-        vocab_size: a.vocab_size.unwrap_or(d.vocab_size),
-        hidden_size: a.hidden_size.unwrap_or(d.hidden_size),
-        num_layers: a.layers.unwrap_or(d.num_layers),
-        num_heads: a.heads.unwrap_or(d.num_heads),
-        intermediate_size: a.intermediate_size.unwrap_or(d.intermediate_size),
-        max_len: a.max_len.unwrap_or(d.max_len),
-        init: a.init.clone(),
-        tokenizer: a.tokenizer.clone(),
-    };
     let data = TrainData {
         train: read_examples(&a.train)?,
         dev: read_examples(&a.dev)?,
@@ -499,7 +443,7 @@ fn run_train(a: TrainArgs) -> Result<()> {
     } else {
         ProgressBar::hidden()
     };
-    let report = train(&config, &data, &a.out, &device, |e| match e {
+    let report = train(&a.config, &data, &a.out, &device, |e| match e {
         Event::Step {
             epoch,
             step,

@@ -6,12 +6,12 @@
 
 use std::collections::BTreeMap;
 
-use candle_core::{DType, Device, Module, Tensor, D};
+use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Embedding, Linear, VarBuilder};
 use rand::rngs::StdRng;
-use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::autograd;
 use crate::error::{Error, Result};
 use crate::kernels::{self, Dense, Post};
 use crate::label::Label;
@@ -180,15 +180,8 @@ pub type TrainRng<'a> = Option<&'a mut StdRng>;
 
 fn dropout(xs: &Tensor, p: f32, rng: &mut TrainRng) -> Result<Tensor> {
     match rng {
-        Some(rng) if p > 0.0 => {
-            let scale = 1.0 / (1.0 - p);
-            let mask: Vec<f32> = (0..xs.elem_count())
-                .map(|_| if rng.gen::<f32>() < p { 0.0 } else { scale })
-                .collect();
-            let mask = Tensor::from_vec(mask, xs.shape(), xs.device())?.to_dtype(xs.dtype())?;
-            Ok(xs.mul(&mask)?)
-        }
-        _ => Ok(xs.clone()),
+        Some(rng) => Ok(autograd::dropout(xs, p, rng)?),
+        None => Ok(xs.clone()),
     }
 }
 
@@ -218,13 +211,12 @@ impl LayerNorm {
                 self.eps as f32,
             )?);
         }
-        let mean = xs.mean_keepdim(D::Minus1)?;
-        let centered = xs.broadcast_sub(&mean)?;
-        let var = centered.sqr()?.mean_keepdim(D::Minus1)?;
-        let normed = centered.broadcast_div(&(var + self.eps)?.sqrt()?)?;
-        Ok(normed
-            .broadcast_mul(&self.weight)?
-            .broadcast_add(&self.bias)?)
+        Ok(autograd::layer_norm(
+            xs,
+            &self.weight,
+            &self.bias,
+            self.eps,
+        )?)
     }
 
     fn forward_fused(&self, xs: &Tensor) -> Result<Tensor> {
@@ -256,11 +248,16 @@ impl Embeddings {
 
     /// `(B, T)` ids → `(B, T, d)`.
     fn forward(&self, input_ids: &Tensor) -> Result<Tensor> {
-        let (_, t) = input_ids.dims2()?;
-        let positions = Tensor::arange(0u32, t as u32, input_ids.device())?;
+        let (b, t) = input_ids.dims2()?;
+        // Positions looked up per token, not broadcast over the batch: the gradient of a broadcast
+        // is a slow strided reduction in candle.
+        let positions = Tensor::arange(0u32, t as u32, input_ids.device())?
+            .unsqueeze(0)?
+            .broadcast_as((b, t))?
+            .contiguous()?;
         let word = self.word.forward(input_ids)?;
         let pos = self.position.forward(&positions)?;
-        Ok(word.broadcast_add(&pos)?)
+        Ok((word + pos)?)
     }
 }
 
@@ -285,23 +282,21 @@ impl SelfAttention {
     /// `xs`: `(B, T, d)`; `bias`: `(B, 1, 1, T)` with 0 for real tokens and a large negative for padding.
     fn forward(&self, xs: &Tensor, bias: &Tensor, training: bool) -> Result<Tensor> {
         let (b, t, d) = xs.dims3()?;
-        let qkv = self
-            .qkv
-            .forward(&xs.reshape((b * t, d))?)?
+        let qkv = autograd::linear(&self.qkv, &xs.reshape((b * t, d))?)?
             .reshape((b, t, 3, self.num_heads, self.head_dim))?
             .permute((2, 0, 3, 1, 4))?; // (3, B, H, T, hd)
         let q = qkv.get(0)?.contiguous()?;
         let k = qkv.get(1)?.contiguous()?;
         let v = qkv.get(2)?.contiguous()?;
         let scale = 1.0 / (self.head_dim as f64).sqrt();
-        let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(bias)?;
+        let scores = q.matmul(&k.t()?)?;
         let probs = if training {
-            candle_nn::ops::softmax(&scores, D::Minus1)?
+            autograd::attention_softmax(&scores, bias, scale)?
         } else {
-            candle_nn::ops::softmax_last_dim(&scores)?
+            candle_nn::ops::softmax_last_dim(&(scores * scale)?.broadcast_add(bias)?)?
         };
         let ctx = probs.matmul(&v)?.transpose(1, 2)?.reshape((b * t, d))?;
-        Ok(self.out.forward(&ctx)?.reshape((b, t, d))?)
+        Ok(autograd::linear(&self.out, &ctx)?.reshape((b, t, d))?)
     }
 }
 
@@ -320,8 +315,8 @@ impl FeedForward {
 
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
         let (b, t, d) = xs.dims3()?;
-        let h = self.up.forward(&xs.reshape((b * t, d))?)?.gelu_erf()?;
-        Ok(self.down.forward(&h)?.reshape((b, t, d))?)
+        let h = autograd::linear(&self.up, &xs.reshape((b * t, d))?)?.gelu_erf()?;
+        Ok(autograd::linear(&self.down, &h)?.reshape((b, t, d))?)
     }
 }
 
@@ -489,10 +484,15 @@ impl EncoderClassifier {
         }
         let xs = self.final_norm.forward(&xs, training)?;
 
-        let m = mask.unsqueeze(2)?; // (B, T, 1)
-        let pooled = xs.broadcast_mul(&m)?.sum(1)?.broadcast_div(&m.sum(1)?)?;
+        // Masked mean pooling as a batched matmul, (B, 1, T) × (B, T, d), whose gradient is another
+        // matmul rather than a strided reduction.
+        let m = mask.unsqueeze(1)?;
+        let pooled = m
+            .matmul(&xs)?
+            .squeeze(1)?
+            .broadcast_div(&m.sum_keepdim(2)?.squeeze(1)?)?;
         let pooled = dropout(&pooled, self.dropout, &mut rng)?;
-        Ok(self.classifier.forward(&pooled)?)
+        Ok(autograd::linear(&self.classifier, &pooled)?)
     }
 }
 

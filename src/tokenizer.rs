@@ -138,6 +138,13 @@ impl TextEncoder {
         self.pad_id
     }
 
+    /// The id of the unknown-word token (`[UNK]` or `<unk>`), if the vocabulary has one.
+    pub fn unk_id(&self) -> Option<u32> {
+        self.inner
+            .token_to_id("[UNK]")
+            .or_else(|| self.inner.token_to_id("<unk>"))
+    }
+
     /// The maximum number of ids [`TextEncoder::encode`] returns.
     pub fn max_len(&self) -> usize {
         self.max_len

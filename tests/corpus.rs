@@ -293,3 +293,30 @@ fn no_participant_name_predicts_a_label() {
         problems.join("\n")
     );
 }
+
+/// FNV-1a over the sorted test rows (text, label, kind, source), independent of row order and ids.
+/// The test split is frozen (data/README.md): figures reported on it must stay comparable, so a
+/// rebuild may grow train and dev but never change test.
+const TEST_SPLIT_FINGERPRINT: (usize, u64) = (844, 0xbbc9_c563_fc00_fe17);
+
+#[test]
+fn test_split_is_frozen() {
+    let mut rows: Vec<String> = load("test")
+        .into_iter()
+        .map(|r| [r.text, r.label.as_str().into(), r.kind, r.source].join("\u{1f}"))
+        .collect();
+    rows.sort();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for row in &rows {
+        for &b in row.as_bytes().iter().chain(b"\x1e") {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    assert_eq!(
+        (rows.len(), h),
+        TEST_SPLIT_FINGERPRINT,
+        "data/test.jsonl changed, but the test split is frozen: add rows as a new raw file and \
+         rebuild with data/tools/build_corpus.py instead of editing raw/w1-w16"
+    );
+}

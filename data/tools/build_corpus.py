@@ -12,12 +12,15 @@ Steps (all deterministic for a given --seed):
  3. cluster near-duplicates: Jaccard similarity of character 5-gram shingle
     sets >= 0.6, found exactly with prefix filtering (an inverted index over
     the rarest shingles of each row), joined with union-find;
- 4. stratified split by (label, kind), 70/15/15 train/dev/test, whole clusters
-    assigned to a single split;
+ 4. stratified split by (label, kind), whole clusters assigned to a single split:
+    rows of the files in FROZEN_FILES are split 70/15/15 train/dev/test exactly
+    as when the test split was frozen; rows of later files go to train or dev
+    only (70:15), and one that is a near-duplicate of a frozen dev/test row is
+    dropped, so the test split never changes as the corpus grows;
  5. add template rows from generate.py to TRAIN ONLY (at most --gen-ratio of
     the final train size), dropping generated rows that are exact duplicates of
     any row or near-duplicates (Jaccard >= 0.5) of any dev/test row;
- 6. shuffle each split, assign ids train-00001 / dev-00001 / test-00001 and write
+ 6. shuffle each split with its own seed, assign ids train-00001 / dev-00001 / test-00001 and write
     data/{train,dev,test}.jsonl with fields id,text,label,source,kind;
  7. print counts and rewrite the block between <!-- counts:start --> and
     <!-- counts:end --> in data/README.md.
@@ -52,6 +55,11 @@ SHINGLE = 5
 NEAR_DUP = 0.6       # clustering threshold among hand-written rows
 GEN_NEAR_DUP = 0.5   # generated rows this close to a dev/test row are dropped
 START, END = "<!-- counts:start -->", "<!-- counts:end -->"
+# The test split was frozen with corpus v2 (raw files w1-w16). Rows of these files are split as they
+# were then; rows of any later file go to train or dev only, so test-split figures stay comparable
+# across corpus versions and nobody can re-draw the test set until the model happens to pass it.
+FROZEN_FILES = frozenset(f"w{i}.jsonl" for i in range(1, 17))
+GROWTH_RATIOS = {"train": 0.70, "dev": 0.15}
 
 # ---------------------------------------------------------------------------
 # Normalization
@@ -158,6 +166,17 @@ def near_any(queries: list[set[str]], targets: list[set[str]], t: float) -> list
     return res
 
 
+def cluster(n: int, pairs: list[tuple[int, int, float]]) -> list[list[int]]:
+    """Connected components of rows 0..n-1 joined by `pairs`, ordered by their smallest row."""
+    uf = UnionFind(n)
+    for i, j, _ in pairs:
+        uf.union(i, j)
+    groups: dict[int, list[int]] = defaultdict(list)
+    for i in range(n):
+        groups[uf.find(i)].append(i)
+    return [groups[k] for k in sorted(groups)]
+
+
 class UnionFind:
     def __init__(self, n: int):
         self.p = list(range(n))
@@ -223,7 +242,8 @@ def read_raw(raw_dir: Path) -> tuple[list[dict], list[str], Counter]:
 # ---------------------------------------------------------------------------
 # Split
 # ---------------------------------------------------------------------------
-def split_clusters(rows: list[dict], clusters: list[list[int]], seed: int) -> dict[str, list[int]]:
+def split_clusters(rows: list[dict], clusters: list[list[int]], seed: int,
+                   ratios: dict[str, float] = RATIOS) -> dict[str, list[int]]:
     strata: dict[tuple[str, str], list[list[int]]] = defaultdict(list)
     for members in clusters:
         c = Counter((rows[i]["label"], rows[i]["kind"]) for i in members)
@@ -233,6 +253,7 @@ def split_clusters(rows: list[dict], clusters: list[list[int]], seed: int) -> di
         strata[key].append(members)
     rng = random.Random(seed)
     out: dict[str, list[int]] = {s: [] for s in SPLITS}
+    names = [s for s in SPLITS if s in ratios]
     for key in sorted(strata):
         units = strata[key]
         rng.shuffle(units)
@@ -240,7 +261,7 @@ def split_clusters(rows: list[dict], clusters: list[list[int]], seed: int) -> di
         total = sum(len(u) for u in units)
         have = {s: 0 for s in SPLITS}
         for u in units:
-            s = max(SPLITS, key=lambda s: (RATIOS[s] * total - have[s], -SPLITS.index(s)))
+            s = max(names, key=lambda s: (ratios[s] * total - have[s], -SPLITS.index(s)))
             have[s] += len(u)
             out[s].extend(u)
     return out
@@ -318,6 +339,9 @@ def main() -> int:
         print("no valid rows; nothing written")
         return 1
 
+    # frozen rows first, in the order they were read when the test split was frozen
+    rows = [r for r in rows if r["_file"] in FROZEN_FILES] + [r for r in rows if r["_file"] not in FROZEN_FILES]
+
     # exact duplicates
     seen: dict[str, int] = {}
     kept, dup_conflicts, n_dup = [], [], 0
@@ -339,15 +363,10 @@ def main() -> int:
         print("  label conflict: " + c)
 
     # near-duplicate clusters
+    n_frozen = sum(1 for r in rows if r["_file"] in FROZEN_FILES)
     sets = [shingles(r["_norm"]) for r in rows]
     pairs = similar_pairs(sets, NEAR_DUP)
-    uf = UnionFind(len(rows))
-    for i, j, _ in pairs:
-        uf.union(i, j)
-    groups: dict[int, list[int]] = defaultdict(list)
-    for i in range(len(rows)):
-        groups[uf.find(i)].append(i)
-    clusters = [groups[k] for k in sorted(groups)]
+    clusters = cluster(len(rows), pairs)
     multi = [c for c in clusters if len(c) > 1]
     mixed = [c for c in multi if len({rows[i]["label"] for i in c}) > 1]
     print(f"near-duplicate pairs (Jaccard>={NEAR_DUP}): {len(pairs)}; clusters with >1 row: {len(multi)} "
@@ -357,8 +376,30 @@ def main() -> int:
         print("  mixed-label cluster: " + "; ".join(f"{rows[i]['_file']}:{rows[i]['_line']}={rows[i]['label']}"
                                                       for i in c[:6]))
 
-    # split
-    idx = split_clusters(rows, clusters, a.seed)
+    # split: the frozen rows exactly as before (clusters among themselves only), then the later rows
+    frozen_clusters = cluster(n_frozen, [(i, j, x) for i, j, x in pairs if j < n_frozen])
+    idx = split_clusters(rows[:n_frozen], frozen_clusters, a.seed)
+    split_of = {i: s for s in SPLITS for i in idx[s]}
+    later: list[list[int]] = []
+    n_held_close = 0
+    for c in clusters:
+        new_rows = [i for i in c if i >= n_frozen]
+        if not new_rows:
+            continue
+        old_splits = {split_of[i] for i in c if i < n_frozen}
+        if old_splits - {"train"}:
+            n_held_close += len(new_rows)  # would leak into (or out of) a frozen dev/test cluster
+            for i in new_rows:
+                print(f"  dropped {rows[i]['_file']}:{rows[i]['_line']}: near-duplicate of a frozen dev/test row")
+        elif old_splits:
+            idx["train"].extend(new_rows)
+        else:
+            later.append(c)
+    grown = split_clusters(rows, later, a.seed + 2, GROWTH_RATIOS)
+    for s in SPLITS:
+        idx[s].extend(grown[s])
+    print(f"frozen rows: {n_frozen}; later rows: {len(rows) - n_frozen} "
+          f"({n_held_close} dropped as near-duplicates of frozen dev/test rows)")
     out = {s: [rows[i] for i in sorted(idx[s])] for s in SPLITS}
 
     # generated rows (train only)
@@ -386,11 +427,11 @@ def main() -> int:
               f"dropped {n_close}, added {len(gen_kept)} to train (cap {cap} = {a.gen_ratio:.0%} of final train)")
     out["train"] = out["train"] + [dict(g) for g in gen_kept]
 
-    # shuffle, ids, write
-    rng = random.Random(a.seed + 1)
+    # shuffle, ids, write; each split has its own seed, so growing one never reorders another
     a.out_dir.mkdir(parents=True, exist_ok=True)
     for s in SPLITS:
-        rng.shuffle(out[s])
+        out[s].sort(key=lambda r: (r["_norm"] if "_norm" in r else dedup_key(r["text"]), r["label"]))
+        random.Random(f"{a.seed}:{s}").shuffle(out[s])
         with (a.out_dir / f"{s}.jsonl").open("w", encoding="utf-8") as fh:
             for n, r in enumerate(out[s], 1):
                 r["id"] = f"{s}-{n:05d}"
