@@ -1,5 +1,6 @@
 //! Criterion benchmarks: tokenization alone, model forward per batch size, and end-to-end
-//! `classify_batch` over a fixed realistic set of posts (the test split), in posts/s.
+//! `classify_batch` over a fixed realistic set of posts (the test split), in posts/s; and one
+//! training epoch, in training examples/s.
 //!
 //! `PANTAU_BENCH_DEVICE=cuda` runs them on a GPU when built with `--features cuda`.
 
@@ -189,8 +190,38 @@ fn dense_peak(c: &mut Criterion) {
     g.finish();
 }
 
+/// Training speed: one epoch of `train` over 512 training posts (with the shipped tokenizer, so no
+/// vocabulary is learned), dev evaluation on 64 posts and the checkpoint save included; throughput
+/// in training examples per second.
+fn training(c: &mut Criterion) {
+    use pantau::io::read_examples;
+    use pantau::train::{train, TrainConfig, TrainData};
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let all = read_examples(&root.join("data/train.jsonl")).expect("data/train.jsonl");
+    let dev = read_examples(&root.join("data/dev.jsonl")).expect("data/dev.jsonl");
+    let data = TrainData {
+        train: all[..512].to_vec(),
+        dev: dev[..64].to_vec(),
+    };
+    let config = TrainConfig {
+        epochs: 1,
+        tokenizer: Some(root.join(pantau::DEFAULT_MODEL).join("tokenizer.json")),
+        ..TrainConfig::default()
+    };
+    let out = tempfile::tempdir().expect("temp dir");
+    let dev = device();
+    let mut g = c.benchmark_group("train");
+    g.throughput(Throughput::Elements(data.train.len() as u64));
+    g.sample_size(10);
+    g.bench_function("epoch_512", |b| {
+        b.iter(|| train(&config, &data, &out.path().join("m"), &dev, |_| {}).unwrap())
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
+    training,
     flops_report,
     tokenization,
     forward,

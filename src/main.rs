@@ -420,7 +420,21 @@ fn info(model: Option<String>) -> Result<()> {
     Ok(())
 }
 
-fn run_train(a: TrainArgs) -> Result<()> {
+fn run_train(mut a: TrainArgs) -> Result<()> {
+    a.config.validate()?;
+    let quote = |arg: String| {
+        if arg.chars().any(|c| c.is_whitespace() || "'\"$`\\".contains(c)) {
+            format!("'{}'", arg.replace('\'', "'\\''"))
+        } else {
+            arg
+        }
+    };
+    a.config.command = Some(
+        std::iter::once("pantau".to_string())
+            .chain(std::env::args().skip(1).map(quote))
+            .collect::<Vec<_>>()
+            .join(" "),
+    );
     set_threads(a.threads)?;
     let device = parse_device(&a.device)?;
     let data = TrainData {

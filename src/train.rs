@@ -92,6 +92,9 @@ pub struct TrainConfig {
     /// Use this `tokenizer.json` instead of training one.
     #[arg(long)]
     pub tokenizer: Option<PathBuf>,
+    /// The command that started the run, quoted in the model card (set by the CLI).
+    #[arg(skip)]
+    pub command: Option<String>,
 }
 
 impl Default for TrainConfig {
@@ -102,6 +105,32 @@ impl Default for TrainConfig {
             config: TrainConfig,
         }
         <Defaults as clap::Parser>::parse_from(["pantau-train"]).config
+    }
+}
+
+impl TrainConfig {
+    /// Checks that every setting is in range; the error names the flag.
+    pub fn validate(&self) -> Result<()> {
+        let c = self;
+        let bad = |what: String| Err(Error::Training(what));
+        if c.batch_size == 0 || c.epochs == 0 {
+            return bad("batch size and epochs must be positive".into());
+        }
+        for (name, v) in [
+            ("--dropout", c.dropout as f64),
+            ("--token-dropout", c.token_dropout as f64),
+            ("--label-smoothing", c.label_smoothing),
+            ("--ema-decay", c.ema_decay),
+            ("--warmup-ratio", c.warmup_ratio),
+        ] {
+            if !(0.0..1.0).contains(&v) {
+                return bad(format!("{name} must be in [0, 1), got {v}"));
+            }
+        }
+        if !(c.learning_rate > 0.0 && c.learning_rate.is_finite()) {
+            return bad(format!("--lr must be positive, got {}", c.learning_rate));
+        }
+        Ok(())
     }
 }
 
@@ -157,7 +186,7 @@ pub fn train(
     device: &Device,
     mut on_event: impl FnMut(Event),
 ) -> Result<TrainReport> {
-    check_config(config)?;
+    config.validate()?;
     if data.train.is_empty() || data.dev.is_empty() {
         return Err(Error::Training(
             "training and dev data must both be non-empty".into(),
@@ -335,28 +364,6 @@ pub fn train(
     Ok(report)
 }
 
-fn check_config(c: &TrainConfig) -> Result<()> {
-    let bad = |what: String| Err(Error::Training(what));
-    if c.batch_size == 0 || c.epochs == 0 {
-        return bad("batch size and epochs must be positive".into());
-    }
-    for (name, v) in [
-        ("--dropout", c.dropout as f64),
-        ("--token-dropout", c.token_dropout as f64),
-        ("--label-smoothing", c.label_smoothing),
-        ("--ema-decay", c.ema_decay),
-        ("--warmup-ratio", c.warmup_ratio),
-    ] {
-        if !(0.0..1.0).contains(&v) {
-            return bad(format!("{name} must be in [0, 1), got {v}"));
-        }
-    }
-    if !(c.learning_rate > 0.0 && c.learning_rate.is_finite()) {
-        return bad(format!("--lr must be positive, got {}", c.learning_rate));
-    }
-    Ok(())
-}
-
 const BATCHES_PER_WINDOW: usize = 50;
 
 /// How many batches [`length_batches`] makes of `n` examples: the same every epoch.
@@ -405,18 +412,19 @@ struct Ema {
 
 impl Ema {
     fn new(vars: &[Var], decay: f64) -> Result<Self> {
-        // A copy, not a view: the optimizer updates the variables' storage in place.
+        // Copies, not views (the optimizer updates the variables in place), and detached: a shadow
+        // that remembered how it was computed would chain every step's tensors into one graph.
         let shadow = vars
             .iter()
-            .map(|v| v.as_tensor().copy())
-            .collect::<candle_core::Result<_>>()?;
+            .map(|v| Ok(v.as_tensor().copy()?.detach()))
+            .collect::<Result<_>>()?;
         Ok(Ema { decay, shadow })
     }
 
     fn update(&mut self, vars: &[Var], step: usize) -> Result<()> {
         let d = self.decay.min((1 + step) as f64 / (10 + step) as f64);
         for (s, v) in self.shadow.iter_mut().zip(vars) {
-            *s = ((&*s * d)? + (v.as_tensor().detach() * (1.0 - d))?)?;
+            *s = ((&*s * d)? + (v.as_tensor().detach() * (1.0 - d))?)?.detach();
         }
         Ok(())
     }
@@ -662,11 +670,18 @@ fn model_card(cfg: &Config, report: &TrainReport) -> String {
          vocabulary {vocab}) with mean pooling and a 3-way head: neutral, promotional, campaigning.\n\
          {params} parameters, stored as float16.\n\n\
          ## Training\n\n\
+         {command}\
          {train} training and {devn} dev examples; seed {seed}, {epochs} epochs max (early stopping, patience {pat}), \
-         batch {bs}, AdamW lr {lr} (warmup {wu}, linear decay), weight decay {wd}, dropout {dp}, \
+         batch {bs} (length-bucketed), AdamW lr {lr} (warmup {wu}, linear decay), weight decay {wd}, \
+         dropout {dp}, token dropout {td}, label smoothing {ls}, weight average (EMA) decay {ema}, \
          gradient clip {clip}, class weights {cw}. Best {dev}.\n\
          Per-epoch numbers are in `training.json`.\n\n\
          ## Evaluation\n\n{marker}\n",
+        command = c
+            .command
+            .as_deref()
+            .map(|cmd| format!("```sh\n{cmd}\n```\n\n"))
+            .unwrap_or_default(),
         layers = cfg.num_hidden_layers,
         d = cfg.hidden_size,
         heads = cfg.num_attention_heads,
@@ -684,6 +699,9 @@ fn model_card(cfg: &Config, report: &TrainReport) -> String {
         wu = c.warmup_ratio,
         wd = c.weight_decay,
         dp = c.dropout,
+        td = c.token_dropout,
+        ls = c.label_smoothing,
+        ema = c.ema_decay,
         clip = c.max_grad_norm,
         cw = c.class_weights,
         marker = CARD_EVAL_MARKER,
@@ -735,5 +753,125 @@ mod tests {
             .unwrap();
         let expected = ((3f32).ln() + (-(2f32.exp() / (2f32.exp() + 2.0)).ln())) / 2.0;
         assert!((l - expected).abs() < 1e-5, "{l} vs {expected}");
+    }
+
+    #[test]
+    fn label_smoothing_mixes_in_the_uniform_target() {
+        let logits = Tensor::new(&[[2f32, 0.0, -1.0]], &Device::Cpu).unwrap();
+        let y = Tensor::new(&[0u32], &Device::Cpu).unwrap();
+        let w = Tensor::new(&[1f32, 1.0, 1.0], &Device::Cpu).unwrap();
+        let l = cross_entropy(&logits, &y, &w, 0.3)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        let z = 2f32.exp() + 1.0 + (-1f32).exp();
+        let logp = [2.0 - z.ln(), -z.ln(), -1.0 - z.ln()];
+        let expected = -(0.7 * logp[0] + 0.1 * (logp[0] + logp[1] + logp[2]));
+        assert!((l - expected).abs() < 1e-5, "{l} vs {expected}");
+    }
+
+    #[test]
+    fn length_batches_cover_every_example_once_and_group_similar_lengths() {
+        let lengths: Vec<usize> = (0..1000).map(|i| (i * 37) % 120 + 3).collect();
+        let mut rng = StdRng::seed_from_u64(1);
+        let a = length_batches(&lengths, 8, &mut rng);
+        let b = length_batches(&lengths, 8, &mut rng);
+        assert_eq!(a.len(), batches_per_epoch(lengths.len(), 8));
+        assert_eq!(b.len(), a.len());
+        assert_ne!(a, b, "each epoch has its own order");
+        let mut seen: Vec<usize> = a.iter().flatten().copied().collect();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..1000).collect::<Vec<_>>());
+        assert!(a.iter().all(|batch| !batch.is_empty() && batch.len() <= 8));
+        // Within a batch the lengths are close: far less spread than a random batch of 8.
+        let spread: f64 = a
+            .iter()
+            .map(|batch| {
+                let l = batch.iter().map(|&i| lengths[i]);
+                (l.clone().max().unwrap() - l.min().unwrap()) as f64
+            })
+            .sum::<f64>()
+            / a.len() as f64;
+        assert!(spread < 10.0, "mean spread {spread}");
+        assert_eq!(batches_per_epoch(401, 8), 51);
+        assert_eq!(batches_per_epoch(0, 8), 0);
+    }
+
+    #[test]
+    fn token_dropout_keeps_the_ends_and_replaces_about_p() {
+        let ids: Vec<u32> = (10..1010).collect();
+        let mut rng = StdRng::seed_from_u64(3);
+        let out = drop_tokens(&ids, 0.2, 1, &mut rng);
+        assert_eq!(out.len(), ids.len());
+        assert_eq!((out[0], out[999]), (10, 1009), "[CLS] and [SEP] stay");
+        let dropped = out.iter().filter(|&&i| i == 1).count();
+        assert!((150..250).contains(&dropped), "{dropped} of 998 replaced");
+        for (a, b) in ids.iter().zip(&out) {
+            assert!(a == b || *b == 1);
+        }
+        assert_eq!(drop_tokens(&ids, 0.0, 1, &mut rng), ids);
+        assert_eq!(drop_tokens(&[2, 3], 0.9, 1, &mut rng), vec![2, 3]);
+    }
+
+    #[test]
+    fn weight_average_follows_the_weights_and_swaps_back() {
+        let v = Var::new(&[1f32, 2.0], &Device::Cpu).unwrap();
+        let mut ema = Ema::new(std::slice::from_ref(&v), 0.9).unwrap();
+        v.set(&Tensor::new(&[3f32, 4.0], &Device::Cpu).unwrap())
+            .unwrap();
+        // Step 100: the warm-start cap (101/110) is above 0.9, so the decay is 0.9.
+        ema.update(std::slice::from_ref(&v), 100).unwrap();
+        assert!(
+            ema.shadow.iter().all(|s| !s.track_op()),
+            "the average keeps no graph (it would grow every step)"
+        );
+        let raw = ema.swap_in(std::slice::from_ref(&v)).unwrap();
+        let avg = v.as_tensor().to_vec1::<f32>().unwrap();
+        assert!(
+            (avg[0] - 1.2).abs() < 1e-6 && (avg[1] - 2.2).abs() < 1e-6,
+            "{avg:?}"
+        );
+        restore(std::slice::from_ref(&v), &raw).unwrap();
+        assert_eq!(v.as_tensor().to_vec1::<f32>().unwrap(), vec![3.0, 4.0]);
+        // Early steps follow the weights closely: (1 + 0) / (10 + 0) = 0.1.
+        let mut early = Ema::new(std::slice::from_ref(&v), 0.999).unwrap();
+        v.set(&Tensor::new(&[13f32, 14.0], &Device::Cpu).unwrap())
+            .unwrap();
+        early.update(std::slice::from_ref(&v), 0).unwrap();
+        early.swap_in(std::slice::from_ref(&v)).unwrap();
+        let avg = v.as_tensor().to_vec1::<f32>().unwrap();
+        assert!((avg[0] - 12.0).abs() < 1e-5, "{avg:?}");
+    }
+
+    #[test]
+    fn out_of_range_settings_are_rejected_with_the_flag_name() {
+        let check = |c: TrainConfig| c.validate().unwrap_err().to_string();
+        let d = TrainConfig::default;
+        assert!(check(TrainConfig {
+            token_dropout: 1.0,
+            ..d()
+        })
+        .contains("--token-dropout"));
+        assert!(check(TrainConfig {
+            label_smoothing: -0.1,
+            ..d()
+        })
+        .contains("--label-smoothing"));
+        assert!(check(TrainConfig {
+            ema_decay: 1.5,
+            ..d()
+        })
+        .contains("--ema-decay"));
+        assert!(check(TrainConfig {
+            learning_rate: 0.0,
+            ..d()
+        })
+        .contains("--lr"));
+        assert!(check(TrainConfig {
+            batch_size: 0,
+            ..d()
+        })
+        .contains("batch size"));
+        assert!(d().validate().is_ok());
     }
 }

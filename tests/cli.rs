@@ -525,11 +525,24 @@ fn train_cli_writes_a_loadable_model() {
             "600",
             "--max-len",
             "48",
+            "--label-smoothing",
+            "0.1",
+            "--token-dropout",
+            "0.1",
+            "--ema-decay",
+            "0.9",
         ],
         None,
     );
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("epoch   2"), "{}", stderr(&o));
+    let report: serde_json::Value =
+        serde_json::from_slice(&read(&out.join("training.json"))).unwrap();
+    let config = &report["config"];
+    assert_eq!(config["label_smoothing"], 0.1);
+    assert_eq!(config["ema_decay"], 0.9);
+    assert_eq!(config["hidden_size"], 32);
+    assert_eq!(config["learning_rate"], 1e-3, "the default when --lr is not given");
     for f in [
         "config.json",
         "tokenizer.json",
@@ -550,4 +563,27 @@ fn train_cli_writes_a_loadable_model() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
     jsonl(&o.stdout).iter().for_each(assert_prediction);
+}
+
+#[test]
+fn train_cli_rejects_out_of_range_settings_before_reading_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("never");
+    let o = run(
+        &[
+            "train",
+            "--train",
+            "data/train.jsonl",
+            "--dev",
+            "data/dev.jsonl",
+            "--out",
+            out.to_str().unwrap(),
+            "--token-dropout",
+            "1.5",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--token-dropout must be in [0, 1)"), "{}", stderr(&o));
+    assert!(!out.exists());
 }
