@@ -202,6 +202,7 @@ fn training(c: &mut Criterion) {
     let data = TrainData {
         train: all[..512].to_vec(),
         dev: dev[..64].to_vec(),
+        ..TrainData::default()
     };
     let config = TrainConfig {
         epochs: 1,

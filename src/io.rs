@@ -830,6 +830,29 @@ pub fn read_examples(path: &Path) -> Result<Vec<Example>> {
     Ok(out)
 }
 
+/// Reads unlabeled post texts: JSONL (field `text`), CSV/TSV (column `text`), or plain text, one
+/// post per line (`.txt`, and any other extension). A row without usable text is an error naming
+/// the file and row.
+pub fn read_texts(path: &Path) -> Result<Vec<String>> {
+    let format = InputFormat::from_path(path).unwrap_or(InputFormat::Text);
+    let name = path.display().to_string();
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let opts = InputOptions {
+        format,
+        ..InputOptions::default()
+    };
+    let mut out = Vec::new();
+    for rec in read_records(file, &name, &opts)? {
+        let rec = rec?;
+        out.push(rec.text.map_err(|reason| Error::BadRow {
+            path: name.clone(),
+            row: rec.row,
+            reason,
+        })?);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1019,5 +1042,20 @@ mod tests {
         .unwrap();
         let msg = read_examples(&p).unwrap_err().to_string();
         assert!(msg.contains("row 2") && msg.contains("x.jsonl"), "{msg}");
+    }
+
+    #[test]
+    fn unlabeled_texts_come_from_any_input_format() {
+        let dir = tempfile::tempdir().unwrap();
+        let txt = dir.path().join("dump.txt");
+        std::fs::write(&txt, "satu\r\ndua tiga\n").unwrap();
+        assert_eq!(read_texts(&txt).unwrap(), vec!["satu", "dua tiga"]);
+        let csv = dir.path().join("dump.csv");
+        std::fs::write(&csv, "id,text\n1,\"a, b\"\n2,c\n").unwrap();
+        assert_eq!(read_texts(&csv).unwrap(), vec!["a, b", "c"]);
+        let bad = dir.path().join("dump.jsonl");
+        std::fs::write(&bad, "{\"text\":\"ok\"}\n{\"isi\":\"no text\"}\n").unwrap();
+        let msg = read_texts(&bad).unwrap_err().to_string();
+        assert!(msg.contains("dump.jsonl") && msg.contains("row 2"), "{msg}");
     }
 }

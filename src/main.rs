@@ -13,8 +13,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pantau::batch::{classify_stream, StreamOptions};
 use pantau::eval::{evaluate, Report};
 use pantau::io::{
-    read_examples, read_records, Checkpoint, CountingReader, CsvWriter, InputFormat, InputOptions,
-    JsonlWriter, OutputFormat, OutputPaths, RecordWriter,
+    read_examples, read_records, read_texts, Checkpoint, CountingReader, CsvWriter, InputFormat,
+    InputOptions, JsonlWriter, OutputFormat, OutputPaths, RecordWriter,
 };
 use pantau::train::{train, Event, TrainConfig, TrainData, CARD_EVAL_MARKER};
 use pantau::{parse_device, Classifier, Label};
@@ -118,6 +118,10 @@ struct TrainArgs {
     /// Directory to write the model to (replaced atomically).
     #[arg(long)]
     out: PathBuf,
+    /// Unlabeled posts (JSONL/CSV/TSV with a `text` field or column, or plain text, one post per
+    /// line) for `--pretrain-epochs`; they also shape a newly learned vocabulary.
+    #[arg(long)]
+    unlabeled: Option<PathBuf>,
     #[command(flatten)]
     config: TrainConfig,
     /// cpu, cuda or cuda:N.
@@ -423,7 +427,10 @@ fn info(model: Option<String>) -> Result<()> {
 fn run_train(mut a: TrainArgs) -> Result<()> {
     a.config.validate()?;
     let quote = |arg: String| {
-        if arg.chars().any(|c| c.is_whitespace() || "'\"$`\\".contains(c)) {
+        if arg
+            .chars()
+            .any(|c| c.is_whitespace() || "'\"$`\\".contains(c))
+        {
             format!("'{}'", arg.replace('\'', "'\\''"))
         } else {
             arg
@@ -440,12 +447,24 @@ fn run_train(mut a: TrainArgs) -> Result<()> {
     let data = TrainData {
         train: read_examples(&a.train)?,
         dev: read_examples(&a.dev)?,
+        unlabeled: match &a.unlabeled {
+            Some(p) => read_texts(p)?,
+            None => Vec::new(),
+        },
     };
     eprintln!(
-        "pantau: training on {} examples, early stopping on {} dev examples",
+        "pantau: training on {} examples, early stopping on {} dev examples{}",
         data.train.len(),
-        data.dev.len()
+        data.dev.len(),
+        if data.unlabeled.is_empty() {
+            String::new()
+        } else {
+            format!(", {} unlabeled posts", data.unlabeled.len())
+        }
     );
+    if !data.unlabeled.is_empty() && a.config.pretrain_epochs == 0 {
+        eprintln!("pantau: note: --unlabeled only shapes the vocabulary without --pretrain-epochs");
+    }
     let show = !a.quiet && std::io::stderr().is_terminal();
     let bar = if show {
         let b = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
@@ -459,6 +478,7 @@ fn run_train(mut a: TrainArgs) -> Result<()> {
     };
     let report = train(&a.config, &data, &a.out, &device, |e| match e {
         Event::Step {
+            pretraining,
             epoch,
             step,
             of,
@@ -466,9 +486,19 @@ fn run_train(mut a: TrainArgs) -> Result<()> {
         } => {
             bar.set_length(of as u64);
             bar.set_position(step as u64);
-            bar.set_prefix(epoch.to_string());
+            bar.set_prefix(if pretraining {
+                format!("{epoch} (pretraining)")
+            } else {
+                epoch.to_string()
+            });
             bar.set_message(format!("{loss:.4}"));
         }
+        Event::Pretrained(r) => bar.suspend(|| {
+            eprintln!(
+                "pretraining epoch {:>3}  masked-LM loss {:.4}  lr {:.2e}  {:.1}s",
+                r.epoch, r.loss, r.learning_rate, r.seconds
+            )
+        }),
         Event::Epoch(r) => bar.suspend(|| {
             eprintln!(
                 "epoch {:>3}  loss {:.4}  dev acc {:.4}  dev macro-F1 {:.4}  lr {:.2e}  {:.1}s{}",

@@ -449,6 +449,31 @@ impl EncoderClassifier {
         }
     }
 
+    /// The encoder's output `(B, T, d)`, after the final norm, with composable ops (differentiable;
+    /// dropout on when `rng` is given).
+    pub fn hidden_states(
+        &self,
+        input_ids: &Tensor,
+        mask: &Tensor,
+        rng: &mut TrainRng,
+    ) -> Result<Tensor> {
+        let training = rng.is_some();
+        let (b, t) = input_ids.dims2()?;
+        let bias = ((mask.ones_like()? - mask)? * -1e9)?.reshape((b, 1, 1, t))?;
+        let mut xs = self.embeddings.forward(input_ids)?;
+        xs = dropout(&xs, self.dropout, rng)?;
+        for layer in &self.layers {
+            xs = layer.forward(&xs, &bias, rng)?;
+        }
+        self.final_norm.forward(&xs, training)
+    }
+
+    /// Scores over the vocabulary `(M, vocab)` for hidden states `(M, d)`, with the word-embedding
+    /// matrix as the output layer (tied weights): the masked-language-model head of pretraining.
+    pub fn vocab_logits(&self, hidden: &Tensor) -> Result<Tensor> {
+        Ok(hidden.matmul(&self.embeddings.word.embeddings().t()?)?)
+    }
+
     /// Inference with the fused CPU kernels: same result as [`Self::forward_ops`] to ~1e-6.
     fn forward_fused(
         &self,
@@ -473,17 +498,7 @@ impl EncoderClassifier {
     /// The model written with composable candle ops: training (with an RNG), CUDA, and the
     /// reference the fused kernels are tested against.
     fn forward_ops(&self, input_ids: &Tensor, mask: &Tensor, mut rng: TrainRng) -> Result<Tensor> {
-        let training = rng.is_some();
-        let (b, t) = input_ids.dims2()?;
-        let bias = ((mask.ones_like()? - mask)? * -1e9)?.reshape((b, 1, 1, t))?;
-
-        let mut xs = self.embeddings.forward(input_ids)?;
-        xs = dropout(&xs, self.dropout, &mut rng)?;
-        for layer in &self.layers {
-            xs = layer.forward(&xs, &bias, &mut rng)?;
-        }
-        let xs = self.final_norm.forward(&xs, training)?;
-
+        let xs = self.hidden_states(input_ids, mask, &mut rng)?;
         // Masked mean pooling as a batched matmul, (B, 1, T) × (B, T, d), whose gradient is another
         // matmul rather than a strided reduction.
         let m = mask.unsqueeze(1)?;

@@ -145,6 +145,13 @@ impl TextEncoder {
             .or_else(|| self.inner.token_to_id("<unk>"))
     }
 
+    /// The id of the mask token (`[MASK]` or `<mask>`) used by pretraining, if the vocabulary has one.
+    pub fn mask_id(&self) -> Option<u32> {
+        self.inner
+            .token_to_id("[MASK]")
+            .or_else(|| self.inner.token_to_id("<mask>"))
+    }
+
     /// The maximum number of ids [`TextEncoder::encode`] returns.
     pub fn max_len(&self) -> usize {
         self.max_len
@@ -265,6 +272,7 @@ mod tests {
             assert_eq!(t.inner.token_to_id(s), Some(i as u32), "{s}");
         }
         assert_eq!(t.pad_id(), 0);
+        assert_eq!((t.unk_id(), t.mask_id()), (Some(1), Some(4)));
     }
 
     #[test]
@@ -323,6 +331,7 @@ mod tests {
         assert_eq!(t.encode("coblos nomor dua dua").unwrap(), vec![1, 2, 3]);
         assert_eq!(t.encode("apa").unwrap(), vec![0]);
         assert_eq!(t.vocab_size(), 4);
+        assert_eq!((t.unk_id(), t.mask_id()), (Some(0), None));
         assert!(TextEncoder::from_file(&dir.path().join("missing.json"), 8).is_err());
     }
 

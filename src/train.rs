@@ -16,6 +16,7 @@ use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::autograd;
 use crate::classifier::{probabilities, read_config, Prediction};
 use crate::error::{Error, Result};
 use crate::eval::{evaluate, Report};
@@ -55,6 +56,10 @@ pub struct TrainConfig {
     /// Probability mass spread evenly over all labels in the training target.
     #[arg(long, default_value_t = 0.0)]
     pub label_smoothing: f64,
+    /// Epochs of masked-language-model pretraining of the encoder, on the training text and any
+    /// unlabeled text, before the classifier is trained (0: none).
+    #[arg(long, default_value_t = 0)]
+    pub pretrain_epochs: usize,
     /// Decay of an exponential moving average of the weights, which is what gets evaluated and
     /// saved; 0 turns it off and keeps the raw weights.
     #[arg(long, default_value_t = 0.0)]
@@ -135,9 +140,13 @@ impl TrainConfig {
 }
 
 /// Training and development examples.
+#[derive(Clone, Debug, Default)]
 pub struct TrainData {
     pub train: Vec<Example>,
     pub dev: Vec<Example>,
+    /// Posts without labels, used only by masked-language-model pretraining (and for learning the
+    /// vocabulary).
+    pub unlabeled: Vec<String>,
 }
 
 /// Numbers from one epoch.
@@ -153,28 +162,44 @@ pub struct EpochReport {
     pub saved: bool,
 }
 
+/// Numbers from one epoch of masked-language-model pretraining.
+#[derive(Clone, Debug, Serialize)]
+pub struct PretrainEpoch {
+    pub epoch: usize,
+    /// Mean cross-entropy over the masked tokens.
+    pub loss: f64,
+    pub learning_rate: f64,
+    pub seconds: f64,
+}
+
 /// What happened during training, written to `training.json` in the model directory.
 #[derive(Clone, Debug, Serialize)]
 pub struct TrainReport {
     pub config: TrainConfig,
     pub train_examples: usize,
     pub dev_examples: usize,
+    pub unlabeled_texts: usize,
     pub parameters: usize,
     pub best_epoch: usize,
     pub best_dev: Option<Report>,
+    pub pretraining: Vec<PretrainEpoch>,
     pub epochs: Vec<EpochReport>,
 }
 
 /// Events reported while training (for progress bars and logs).
 pub enum Event<'a> {
-    /// Steps done within the current epoch, out of `of`, and the running mean loss.
+    /// Steps done within the current epoch, out of `of`, and the running mean loss; `pretraining`
+    /// tells the masked-language-model epochs from the classifier's.
     Step {
+        pretraining: bool,
         epoch: usize,
         step: usize,
         of: usize,
         loss: f64,
     },
-    /// An epoch finished.
+    /// A pretraining epoch finished.
+    Pretrained(&'a PretrainEpoch),
+    /// A classifier epoch finished.
     Epoch(&'a EpochReport),
 }
 
@@ -194,6 +219,7 @@ pub fn train(
     }
     let train_norm: Vec<String> = data.train.par_iter().map(|e| normalize(&e.text)).collect();
     let dev_norm: Vec<String> = data.dev.par_iter().map(|e| normalize(&e.text)).collect();
+    let unlabeled_norm: Vec<String> = data.unlabeled.par_iter().map(|t| normalize(t)).collect();
 
     let init_dir = config.init.as_deref().map(hub::resolve).transpose()?;
     let (model_config, encoder) = match &init_dir {
@@ -207,7 +233,11 @@ pub fn train(
         None => {
             let enc = match &config.tokenizer {
                 Some(p) => TextEncoder::from_file(p, config.max_len)?,
-                None => TextEncoder::train(train_norm.iter(), config.vocab_size, config.max_len)?,
+                None => TextEncoder::train(
+                    train_norm.iter().chain(&unlabeled_norm),
+                    config.vocab_size,
+                    config.max_len,
+                )?,
             };
             let mut c = Config::new(
                 enc.vocab_size(),
@@ -242,16 +272,37 @@ pub fn train(
         None => seeded_init(&varmap, &mut rng)?,
     }
     let vars = sorted_vars(&varmap);
-    let mut ema = if config.ema_decay > 0.0 {
-        Some(Ema::new(&vars, config.ema_decay)?)
-    } else {
-        None
-    };
 
     let train_ids: Vec<Vec<u32>> = train_norm
         .par_iter()
         .map(|t| encoder.encode(t))
         .collect::<Result<_>>()?;
+    let pretraining = if config.pretrain_epochs > 0 {
+        let mut texts = train_ids.clone();
+        texts.extend(
+            unlabeled_norm
+                .par_iter()
+                .map(|t| encoder.encode(t))
+                .collect::<Result<Vec<_>>>()?,
+        );
+        pretrain(
+            &model,
+            &vars,
+            &texts,
+            &encoder,
+            config,
+            device,
+            &mut rng,
+            &mut on_event,
+        )?
+    } else {
+        Vec::new()
+    };
+    let mut ema = if config.ema_decay > 0.0 {
+        Some(Ema::new(&vars, config.ema_decay)?)
+    } else {
+        None
+    };
     let dev_ids: Vec<Vec<u32>> = dev_norm
         .par_iter()
         .map(|t| encoder.encode(t))
@@ -277,9 +328,11 @@ pub fn train(
         config: config.clone(),
         train_examples: data.train.len(),
         dev_examples: data.dev.len(),
+        unlabeled_texts: data.unlabeled.len(),
         parameters: model_config.num_parameters(),
         best_epoch: 0,
         best_dev: None,
+        pretraining,
         epochs: Vec::new(),
     };
     let gold: Vec<Label> = data.dev.iter().map(|e| e.label).collect();
@@ -314,6 +367,7 @@ pub fn train(
             loss_sum += loss.to_scalar::<f32>()? as f64;
             step += 1;
             on_event(Event::Step {
+                pretraining: false,
                 epoch,
                 step: b + 1,
                 of: steps_per_epoch,
@@ -362,6 +416,119 @@ pub fn train(
         &serde_json::to_vec_pretty(&report).expect("serializes"),
     )?;
     Ok(report)
+}
+
+/// Share of the interior tokens that masked-language-model pretraining predicts.
+const MASK_PROB: f32 = 0.15;
+
+/// Masked-language-model pretraining of the encoder on `texts` (token ids), BERT-style: each
+/// interior token is chosen with probability 0.15 and predicted from the rest of the post; a chosen
+/// token is shown as `[MASK]` 80% of the time, as a random word 10%, unchanged 10%. The output
+/// layer is the word-embedding matrix itself plus a bias that is thrown away afterwards, so the
+/// saved model has exactly the classifier's tensors.
+#[allow(clippy::too_many_arguments)]
+fn pretrain(
+    model: &EncoderClassifier,
+    vars: &[Var],
+    texts: &[Vec<u32>],
+    encoder: &TextEncoder,
+    config: &TrainConfig,
+    device: &Device,
+    rng: &mut StdRng,
+    on_event: &mut impl FnMut(Event),
+) -> Result<Vec<PretrainEpoch>> {
+    let mask_id = encoder.mask_id().ok_or_else(|| {
+        Error::Training("--pretrain-epochs needs a tokenizer with a [MASK] or <mask> token".into())
+    })?;
+    // Random replacements come from the ordinary vocabulary, after the special tokens.
+    let vocab = encoder.vocab_size() as u32;
+    let first_word = (mask_id + 1).min(vocab - 1);
+    let bias = Var::zeros(vocab as usize, DType::F32, device)?;
+    let mut params: Vec<Var> = vars.to_vec();
+    params.push(bias.clone());
+    let mut opt = AdamW::new(
+        params.clone(),
+        ParamsAdamW {
+            lr: config.learning_rate,
+            weight_decay: config.weight_decay,
+            ..ParamsAdamW::default()
+        },
+    )?;
+    let lengths: Vec<usize> = texts.iter().map(Vec::len).collect();
+    let steps_per_epoch = batches_per_epoch(lengths.len(), config.batch_size);
+    let total = steps_per_epoch * config.pretrain_epochs;
+    let warmup = ((total as f64) * config.warmup_ratio).round() as usize;
+    let mut out = Vec::new();
+    let mut step = 0;
+    for epoch in 1..=config.pretrain_epochs {
+        let start = Instant::now();
+        let (mut loss_sum, mut counted, mut lr) = (0.0, 0usize, config.learning_rate);
+        let batches = length_batches(&lengths, config.batch_size, rng);
+        for (b, batch) in batches.iter().enumerate() {
+            lr = schedule(config.learning_rate, step, warmup, total);
+            opt.set_learning_rate(lr);
+            step += 1;
+            let t = batch.iter().map(|&i| texts[i].len()).max().unwrap_or(1);
+            let mut inputs = Vec::with_capacity(batch.len());
+            let (mut positions, mut targets) = (Vec::new(), Vec::new());
+            for (row, &i) in batch.iter().enumerate() {
+                let mut ids = texts[i].clone();
+                let len = ids.len();
+                for (p, id) in ids
+                    .iter_mut()
+                    .enumerate()
+                    .take(len.saturating_sub(1))
+                    .skip(1)
+                {
+                    if rng.gen::<f32>() >= MASK_PROB {
+                        continue;
+                    }
+                    positions.push((row * t + p) as u32);
+                    targets.push(*id);
+                    let r = rng.gen::<f32>();
+                    if r < 0.8 {
+                        *id = mask_id;
+                    } else if r < 0.9 {
+                        *id = rng.gen_range(first_word..vocab);
+                    }
+                }
+                inputs.push(ids);
+            }
+            if positions.is_empty() {
+                continue;
+            }
+            let seqs: Vec<&[u32]> = inputs.iter().map(Vec::as_slice).collect();
+            let (ids, mask) = pad_batch(&seqs, encoder.pad_id(), device)?;
+            let hidden = model.hidden_states(&ids, &mask, &mut Some(&mut *rng))?;
+            let d = hidden.dim(2)?;
+            let picked = hidden
+                .reshape((batch.len() * t, d))?
+                .index_select(&Tensor::new(&positions[..], device)?, 0)?;
+            let logits = autograd::bias_add(&model.vocab_logits(&picked)?, bias.as_tensor())?;
+            let targets = Tensor::new(&targets[..], device)?;
+            let loss = candle_nn::loss::cross_entropy(&logits, &targets)?;
+            let mut grads = loss.backward()?;
+            let scale = clip_scale(&params, &grads, config.max_grad_norm)?;
+            opt.step(&mut grads, scale)?;
+            loss_sum += loss.to_scalar::<f32>()? as f64;
+            counted += 1;
+            on_event(Event::Step {
+                pretraining: true,
+                epoch,
+                step: b + 1,
+                of: steps_per_epoch,
+                loss: loss_sum / counted as f64,
+            });
+        }
+        out.push(PretrainEpoch {
+            epoch,
+            loss: loss_sum / counted.max(1) as f64,
+            learning_rate: lr,
+            seconds: start.elapsed().as_secs_f64(),
+        });
+        on_event(Event::Pretrained(out.last().expect("pushed")));
+    }
+    Ok(out)
 }
 
 const BATCHES_PER_WINDOW: usize = 50;
@@ -671,6 +838,7 @@ fn model_card(cfg: &Config, report: &TrainReport) -> String {
          {params} parameters, stored as float16.\n\n\
          ## Training\n\n\
          {command}\
+         {pretrain}\
          {train} training and {devn} dev examples; seed {seed}, {epochs} epochs max (early stopping, patience {pat}), \
          batch {bs} (length-bucketed), AdamW lr {lr} (warmup {wu}, linear decay), weight decay {wd}, \
          dropout {dp}, token dropout {td}, label smoothing {ls}, weight average (EMA) decay {ema}, \
@@ -682,6 +850,19 @@ fn model_card(cfg: &Config, report: &TrainReport) -> String {
             .as_deref()
             .map(|cmd| format!("```sh\n{cmd}\n```\n\n"))
             .unwrap_or_default(),
+        pretrain = if c.pretrain_epochs > 0 {
+            format!(
+                "Encoder pretrained as a masked language model for {} epochs on the training text{}. ",
+                c.pretrain_epochs,
+                if report.unlabeled_texts > 0 {
+                    format!(" and {} unlabeled posts", report.unlabeled_texts)
+                } else {
+                    String::new()
+                }
+            )
+        } else {
+            String::new()
+        },
         layers = cfg.num_hidden_layers,
         d = cfg.hidden_size,
         heads = cfg.num_attention_heads,

@@ -531,18 +531,31 @@ fn train_cli_writes_a_loadable_model() {
             "0.1",
             "--ema-decay",
             "0.9",
+            "--pretrain-epochs",
+            "1",
+            "--unlabeled",
+            "data/sample.jsonl",
         ],
         None,
     );
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("epoch   2"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("pretraining epoch   1"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("40 unlabeled posts"), "{}", stderr(&o));
     let report: serde_json::Value =
         serde_json::from_slice(&read(&out.join("training.json"))).unwrap();
     let config = &report["config"];
     assert_eq!(config["label_smoothing"], 0.1);
     assert_eq!(config["ema_decay"], 0.9);
     assert_eq!(config["hidden_size"], 32);
-    assert_eq!(config["learning_rate"], 1e-3, "the default when --lr is not given");
+    assert_eq!(
+        config["learning_rate"], 1e-3,
+        "the default when --lr is not given"
+    );
     for f in [
         "config.json",
         "tokenizer.json",
@@ -584,6 +597,10 @@ fn train_cli_rejects_out_of_range_settings_before_reading_data() {
         None,
     );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(stderr(&o).contains("--token-dropout must be in [0, 1)"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--token-dropout must be in [0, 1)"),
+        "{}",
+        stderr(&o)
+    );
     assert!(!out.exists());
 }

@@ -161,6 +161,7 @@ fn slice() -> TrainData {
     TrainData {
         train: all[..300].to_vec(),
         dev: all[300..380].to_vec(),
+        ..TrainData::default()
     }
 }
 
@@ -224,4 +225,58 @@ fn fine_tuning_starts_from_an_existing_model() {
     );
     let clf = Classifier::load_dir(&tuned, &Device::Cpu).unwrap();
     assert_eq!(clf.config().hidden_size, 32);
+}
+
+#[test]
+fn pretraining_lowers_the_masked_lm_loss_and_saves_only_classifier_tensors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut data = slice();
+    data.unlabeled = data.train[..60].iter().map(|e| e.text.clone()).collect();
+    let mut cfg = tiny_config(4);
+    cfg.pretrain_epochs = 3;
+    cfg.epochs = 1;
+    let out = tmp.path().join("pre");
+    let report = train(&cfg, &data, &out, &Device::Cpu, |_| {}).unwrap();
+    assert_eq!(report.pretraining.len(), 3);
+    assert_eq!(report.unlabeled_texts, 60);
+    let (first, last) = (report.pretraining[0].loss, report.pretraining[2].loss);
+    assert!(last < first, "masked-LM loss went from {first} to {last}");
+    // The pretraining head's bias is not part of the model: same tensors as a plain run.
+    cfg.pretrain_epochs = 0;
+    let plain = tmp.path().join("plain");
+    train(&cfg, &data, &plain, &Device::Cpu, |_| {}).unwrap();
+    let names = |dir: &std::path::Path| {
+        let mut n: Vec<String> =
+            candle_core::safetensors::load(dir.join("model.safetensors"), &Device::Cpu)
+                .unwrap()
+                .into_keys()
+                .collect();
+        n.sort();
+        n
+    };
+    assert_eq!(names(&out), names(&plain));
+    let clf = Classifier::load_dir(&out, &Device::Cpu).unwrap();
+    assert!(Label::ALL.contains(&clf.classify("coblos nomor dua").unwrap().label));
+}
+
+#[test]
+fn pretraining_needs_a_mask_token() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tok = tmp.path().join("tokenizer.json");
+    let json = serde_json::json!({
+        "version": "1.0", "truncation": null, "padding": null, "added_tokens": [],
+        "normalizer": null, "pre_tokenizer": {"type": "Whitespace"}, "post_processor": null,
+        "decoder": null,
+        "model": {"type": "WordLevel", "vocab": {"<unk>": 0, "coblos": 1, "nomor": 2}, "unk_token": "<unk>"}
+    });
+    std::fs::write(&tok, json.to_string()).unwrap();
+    let mut cfg = tiny_config(4);
+    cfg.tokenizer = Some(tok);
+    cfg.pretrain_epochs = 1;
+    let err = train(&cfg, &slice(), &tmp.path().join("m"), &Device::Cpu, |_| {})
+        .err()
+        .expect("no [MASK] token")
+        .to_string();
+    assert!(err.contains("[MASK]"), "{err}");
+    assert!(!tmp.path().join("m").exists());
 }
