@@ -274,8 +274,7 @@ fn pretraining_needs_a_mask_token() {
     cfg.tokenizer = Some(tok);
     cfg.pretrain_epochs = 1;
     let err = train(&cfg, &slice(), &tmp.path().join("m"), &Device::Cpu, |_| {})
-        .err()
-        .expect("no [MASK] token")
+        .expect_err("no [MASK] token")
         .to_string();
     assert!(err.contains("[MASK]"), "{err}");
     assert!(!tmp.path().join("m").exists());
