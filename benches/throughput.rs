@@ -190,9 +190,9 @@ fn dense_peak(c: &mut Criterion) {
     g.finish();
 }
 
-/// Training speed: one epoch of `train` over 512 training posts (with the shipped tokenizer, so no
-/// vocabulary is learned), dev evaluation on 64 posts and the checkpoint save included; throughput
-/// in training examples per second.
+/// Training speed: one classifier epoch of `train` over 512 training posts (with the shipped
+/// tokenizer, so no vocabulary is learned, and no pretraining), dev evaluation on 64 posts and the
+/// checkpoint save included; throughput in training examples per second.
 fn training(c: &mut Criterion) {
     use pantau::io::read_examples;
     use pantau::train::{train, TrainConfig, TrainData};
@@ -206,6 +206,7 @@ fn training(c: &mut Criterion) {
     };
     let config = TrainConfig {
         epochs: 1,
+        pretrain_epochs: 0,
         tokenizer: Some(root.join(pantau::DEFAULT_MODEL).join("tokenizer.json")),
         ..TrainConfig::default()
     };

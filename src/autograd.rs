@@ -9,14 +9,17 @@
 //! On other devices or dtypes each op falls back to composable candle ops, which are also the
 //! reference the unit tests check values and gradients against.
 
+use std::sync::Arc;
+
 use candle_core::{
-    backend::BackendStorage, bail, CpuStorage, CustomOp1, CustomOp2, CustomOp3, DType, Layout,
-    Module, Result, Shape, Tensor, D,
+    bail, CpuStorage, CustomOp1, CustomOp2, CustomOp3, DType, Layout, Module, Result, Shape,
+    Tensor, D,
 };
 use candle_nn::Linear;
 use rand::rngs::StdRng;
+
+use crate::kernels::{f32_slice, LayerNormOp};
 use rand::Rng;
-use std::sync::Arc;
 
 fn fused(t: &Tensor) -> bool {
     t.device().is_cpu() && t.dtype() == DType::F32
@@ -103,16 +106,6 @@ fn layer_norm_ops(xs: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) -> Resu
     normed.broadcast_mul(weight)?.broadcast_add(bias)
 }
 
-fn f32_data<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
-    let CpuStorage::F32(data) = s else {
-        bail!("{what}: expected f32, got {:?}", s.dtype())
-    };
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&data[a..b]),
-        None => bail!("{what}: expected a contiguous tensor"),
-    }
-}
-
 /// The row length of `l` after checking that a per-feature vector of `len` matches it.
 fn row_len(l: &Layout, len: usize, what: &str) -> Result<usize> {
     let d = l.dims().last().copied().unwrap_or(1);
@@ -143,8 +136,8 @@ impl CustomOp2 for BiasAdd {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let xs = f32_data(s1, l1, "bias add input")?;
-        let bias = f32_data(s2, l2, "bias")?;
+        let xs = f32_slice(s1, l1, "bias add input")?;
+        let bias = f32_slice(s2, l2, "bias")?;
         let d = row_len(l1, bias.len(), "bias add")?;
         let mut out = xs.to_vec();
         for row in out.chunks_exact_mut(d) {
@@ -181,6 +174,7 @@ impl CustomOp3 for LayerNorm {
         "pantau-train-layer-norm"
     }
 
+    /// The forward pass is the inference kernel's.
     fn cpu_fwd(
         &self,
         s1: &CpuStorage,
@@ -190,19 +184,7 @@ impl CustomOp3 for LayerNorm {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let xs = f32_data(s1, l1, "layer norm input")?;
-        let w = f32_data(s2, l2, "layer norm weight")?;
-        let b = f32_data(s3, l3, "layer norm bias")?;
-        let d = row_len(l1, w.len(), "layer norm")?;
-        row_len(l1, b.len(), "layer norm")?;
-        let mut out = vec![0f32; xs.len()];
-        for (x, o) in xs.chunks_exact(d).zip(out.chunks_exact_mut(d)) {
-            let (mean, rstd) = moments(x, self.eps);
-            for i in 0..d {
-                o[i] = (x[i] - mean) * rstd * w[i] + b[i];
-            }
-        }
-        Ok((CpuStorage::F32(out), l1.shape().clone()))
+        LayerNormOp { eps: self.eps }.cpu_fwd(s1, l1, s2, l2, s3, l3)
     }
 
     fn bwd(
@@ -244,9 +226,9 @@ impl CustomOp3 for LayerNormGrad {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let xs = f32_data(s1, l1, "layer norm input")?;
-        let w = f32_data(s2, l2, "layer norm weight")?;
-        let g = f32_data(s3, l3, "layer norm gradient")?;
+        let xs = f32_slice(s1, l1, "layer norm input")?;
+        let w = f32_slice(s2, l2, "layer norm weight")?;
+        let g = f32_slice(s3, l3, "layer norm gradient")?;
         let d = row_len(l1, w.len(), "layer norm gradient")?;
         if g.len() != xs.len() {
             bail!(
@@ -294,7 +276,7 @@ impl CustomOp1 for Mask {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let xs = f32_data(s, l, "dropout input")?;
+        let xs = f32_slice(s, l, "dropout input")?;
         if xs.len() != self.0.len() {
             bail!(
                 "dropout: {} values for a mask of {}",
@@ -328,8 +310,8 @@ impl CustomOp2 for Softmax {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let scores = f32_data(s1, l1, "attention scores")?;
-        let bias = f32_data(s2, l2, "attention bias")?;
+        let scores = f32_slice(s1, l1, "attention scores")?;
+        let bias = f32_slice(s2, l2, "attention bias")?;
         let Ok((b, _, _, t)) = l1.shape().dims4() else {
             bail!("attention scores must be (B, H, T, T), got {:?}", l1.dims());
         };
@@ -388,8 +370,8 @@ impl CustomOp2 for SoftmaxGrad {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let y = f32_data(s1, l1, "softmax output")?;
-        let g = f32_data(s2, l2, "softmax gradient")?;
+        let y = f32_slice(s1, l1, "softmax output")?;
+        let g = f32_slice(s2, l2, "softmax gradient")?;
         if g.len() != y.len() {
             bail!(
                 "softmax gradient: {} values for {} outputs",
@@ -414,11 +396,12 @@ impl CustomOp2 for SoftmaxGrad {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use candle_core::{Device, Var};
 
-    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
+    /// Largest absolute difference between two tensors of the same shape.
+    pub(crate) fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
         (a - b)
             .unwrap()
             .abs()

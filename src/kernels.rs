@@ -188,7 +188,7 @@ pub(crate) fn masked_mean(xs: &Tensor, mask: &Tensor) -> Result<Tensor> {
     xs.apply_op2_no_bwd(mask, &MeanPoolOp)
 }
 
-fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
+pub(crate) fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
     let CpuStorage::F32(data) = s else {
         bail!("{what}: fused CPU kernels need f32, got {:?}", s.dtype())
     };
@@ -214,8 +214,8 @@ fn last_dim(l: &Layout) -> usize {
     l.dims().last().copied().unwrap_or(1)
 }
 
-struct LayerNormOp {
-    eps: f32,
+pub(crate) struct LayerNormOp {
+    pub(crate) eps: f32,
 }
 
 impl CustomOp3 for LayerNormOp {

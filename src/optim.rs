@@ -162,6 +162,7 @@ impl InplaceOp2 for Step<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::autograd::tests::max_diff;
     use candle_core::{Device, Tensor};
 
     /// The fused update follows candle-nn's AdamW step for step, gradient scaling included.
@@ -202,16 +203,7 @@ mod tests {
             fused.step(&mut ga, scale).unwrap();
             let gb = (loss(&b) * scale).unwrap().backward().unwrap();
             reference.step(&gb).unwrap();
-            let diff = (a.as_tensor() - b.as_tensor())
-                .unwrap()
-                .abs()
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .max(0)
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap();
+            let diff = max_diff(a.as_tensor(), b.as_tensor());
             assert!(diff < 1e-5, "step {step}: weights differ by {diff}");
         }
         let moved = (a.as_tensor() - &init)

@@ -51,18 +51,18 @@ pub struct TrainConfig {
     #[arg(long, default_value_t = 0.2)]
     pub dropout: f32,
     /// Share of interior tokens replaced by `[UNK]` in each training batch.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.2)]
     pub token_dropout: f32,
     /// Probability mass spread evenly over all labels in the training target.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.1)]
     pub label_smoothing: f64,
     /// Epochs of masked-language-model pretraining of the encoder, on the training text and any
     /// unlabeled text, before the classifier is trained (0: none).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 10)]
     pub pretrain_epochs: usize,
     /// Decay of an exponential moving average of the weights, which is what gets evaluated and
     /// saved; 0 turns it off and keeps the raw weights.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.999)]
     pub ema_decay: f64,
     /// Gradients are rescaled so their global L2 norm is at most this (0: no clipping).
     #[arg(long, default_value_t = 1.0)]

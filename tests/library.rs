@@ -152,6 +152,7 @@ fn tiny_config(seed: u64) -> TrainConfig {
         num_heads: 2,
         intermediate_size: 64,
         max_len: 48,
+        pretrain_epochs: 0,
         ..TrainConfig::default()
     }
 }
