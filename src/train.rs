@@ -835,7 +835,7 @@ fn model_card(cfg: &Config, report: &TrainReport) -> String {
         "# pantau model\n\n\
          A {layers}-layer pre-LN transformer encoder (hidden {d}, {heads} heads, FFN {ff}, max {len} tokens, \
          vocabulary {vocab}) with mean pooling and a 3-way head: neutral, promotional, campaigning.\n\
-         {params} parameters, stored as float16.\n\n\
+         {params} parameters, stored as float16 ({mb:.1} MB of weights).\n\n\
          ## Training\n\n\
          {command}\
          {pretrain}\
@@ -870,6 +870,7 @@ fn model_card(cfg: &Config, report: &TrainReport) -> String {
         len = cfg.max_position_embeddings,
         vocab = cfg.vocab_size,
         params = cfg.num_parameters(),
+        mb = cfg.num_parameters() as f64 * 2.0 / 1e6,
         train = report.train_examples,
         devn = report.dev_examples,
         seed = c.seed,

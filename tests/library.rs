@@ -178,6 +178,21 @@ fn tiny_training_lowers_loss_and_saves_a_loadable_model() {
     let clf = Classifier::load_dir(&out, &Device::Cpu).unwrap();
     let p = clf.classify("coblos nomor dua").unwrap();
     assert!(Label::ALL.contains(&p.label));
+    // The card states the size of the weights that were written.
+    let card = std::fs::read_to_string(out.join("README.md")).unwrap();
+    let bytes = std::fs::metadata(out.join("model.safetensors"))
+        .unwrap()
+        .len();
+    let stated: f64 = card
+        .split(" MB of weights")
+        .next()
+        .and_then(|s| s.rsplit('(').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no weight size in the card:\n{card}"));
+    assert!(
+        (stated - bytes as f64 / 1e6).abs() <= 0.1,
+        "card says {stated} MB, file has {bytes} bytes"
+    );
     // No temporary directories are left beside the model.
     let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
         .unwrap()
