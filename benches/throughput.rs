@@ -206,7 +206,7 @@ fn training(c: &mut Criterion) {
     };
     let config = TrainConfig {
         epochs: 1,
-        pretrain_epochs: 0,
+        pretrain_epochs: Some(0),
         tokenizer: Some(root.join(pantau::DEFAULT_MODEL).join("tokenizer.json")),
         ..TrainConfig::default()
     };

@@ -462,8 +462,10 @@ fn run_train(mut a: TrainArgs) -> Result<()> {
             format!(", {} unlabeled posts", data.unlabeled.len())
         }
     );
-    if !data.unlabeled.is_empty() && a.config.pretrain_epochs == 0 {
-        eprintln!("pantau: note: --unlabeled only shapes the vocabulary without --pretrain-epochs");
+    if !data.unlabeled.is_empty() && a.config.pretrain_epochs() == 0 {
+        eprintln!(
+            "pantau: note: without pretraining (--pretrain-epochs) --unlabeled only shapes a newly learned vocabulary"
+        );
     }
     let show = !a.quiet && std::io::stderr().is_terminal();
     let bar = if show {

@@ -57,9 +57,10 @@ pub struct TrainConfig {
     #[arg(long, default_value_t = 0.1)]
     pub label_smoothing: f64,
     /// Epochs of masked-language-model pretraining of the encoder, on the training text and any
-    /// unlabeled text, before the classifier is trained (0: none).
-    #[arg(long, default_value_t = 10)]
-    pub pretrain_epochs: usize,
+    /// unlabeled text, before the classifier is trained (0: none) [default: 10, or 0 with --init,
+    /// whose encoder is already trained].
+    #[arg(long)]
+    pub pretrain_epochs: Option<usize>,
     /// Decay of an exponential moving average of the weights, which is what gets evaluated and
     /// saved; 0 turns it off and keeps the raw weights.
     #[arg(long, default_value_t = 0.999)]
@@ -114,6 +115,13 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
+    /// Pretraining epochs this run does: the setting, or by default 10 for a new model and 0 when
+    /// fine-tuning with `init`.
+    pub fn pretrain_epochs(&self) -> usize {
+        self.pretrain_epochs
+            .unwrap_or(if self.init.is_some() { 0 } else { 10 })
+    }
+
     /// Checks that every setting is in range; the error names the flag.
     pub fn validate(&self) -> Result<()> {
         let c = self;
@@ -277,7 +285,7 @@ pub fn train(
         .par_iter()
         .map(|t| encoder.encode(t))
         .collect::<Result<_>>()?;
-    let pretraining = if config.pretrain_epochs > 0 {
+    let pretraining = if config.pretrain_epochs() > 0 {
         let mut texts = train_ids.clone();
         texts.extend(
             unlabeled_norm
@@ -325,7 +333,10 @@ pub fn train(
     )?;
 
     let mut report = TrainReport {
-        config: config.clone(),
+        config: TrainConfig {
+            pretrain_epochs: Some(config.pretrain_epochs()),
+            ..config.clone()
+        },
         train_examples: data.train.len(),
         dev_examples: data.dev.len(),
         unlabeled_texts: data.unlabeled.len(),
@@ -456,11 +467,11 @@ fn pretrain(
     )?;
     let lengths: Vec<usize> = texts.iter().map(Vec::len).collect();
     let steps_per_epoch = batches_per_epoch(lengths.len(), config.batch_size);
-    let total = steps_per_epoch * config.pretrain_epochs;
+    let total = steps_per_epoch * config.pretrain_epochs();
     let warmup = ((total as f64) * config.warmup_ratio).round() as usize;
     let mut out = Vec::new();
     let mut step = 0;
-    for epoch in 1..=config.pretrain_epochs {
+    for epoch in 1..=config.pretrain_epochs() {
         let start = Instant::now();
         let (mut loss_sum, mut counted, mut lr) = (0.0, 0usize, config.learning_rate);
         let batches = length_batches(&lengths, config.batch_size, rng);
@@ -838,6 +849,7 @@ fn model_card(cfg: &Config, report: &TrainReport) -> String {
          {params} parameters, stored as float16 ({mb:.1} MB of weights).\n\n\
          ## Training\n\n\
          {command}\
+         {init}\
          {pretrain}\
          {train} training and {devn} dev examples; seed {seed}, {epochs} epochs max (early stopping, patience {pat}), \
          batch {bs} (length-bucketed), AdamW lr {lr} (warmup {wu}, linear decay), weight decay {wd}, \
@@ -850,10 +862,15 @@ fn model_card(cfg: &Config, report: &TrainReport) -> String {
             .as_deref()
             .map(|cmd| format!("```sh\n{cmd}\n```\n\n"))
             .unwrap_or_default(),
-        pretrain = if c.pretrain_epochs > 0 {
+        init = c
+            .init
+            .as_deref()
+            .map(|m| format!("Fine-tuned from `{m}`. "))
+            .unwrap_or_default(),
+        pretrain = if c.pretrain_epochs() > 0 {
             format!(
                 "Encoder pretrained as a masked language model for {} epochs on the training text{}. ",
-                c.pretrain_epochs,
+                c.pretrain_epochs(),
                 if report.unlabeled_texts > 0 {
                     format!(" and {} unlabeled posts", report.unlabeled_texts)
                 } else {
@@ -893,6 +910,22 @@ fn model_card(cfg: &Config, report: &TrainReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pretraining_is_on_for_new_models_and_off_for_fine_tuning_unless_set() {
+        let new = TrainConfig::default();
+        assert_eq!(new.pretrain_epochs(), 10);
+        let tune = TrainConfig {
+            init: Some("models/pantau-small".into()),
+            ..TrainConfig::default()
+        };
+        assert_eq!(tune.pretrain_epochs(), 0);
+        let asked = TrainConfig {
+            pretrain_epochs: Some(2),
+            ..tune
+        };
+        assert_eq!(asked.pretrain_epochs(), 2);
+    }
 
     #[test]
     fn schedule_warms_up_then_decays_to_zero() {

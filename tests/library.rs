@@ -152,7 +152,7 @@ fn tiny_config(seed: u64) -> TrainConfig {
         num_heads: 2,
         intermediate_size: 64,
         max_len: 48,
-        pretrain_epochs: 0,
+        pretrain_epochs: Some(0),
         ..TrainConfig::default()
     }
 }
@@ -232,9 +232,14 @@ fn fine_tuning_starts_from_an_existing_model() {
     cfg.init = Some(base.display().to_string());
     cfg.epochs = 1;
     cfg.hidden_size = 999; // ignored: the architecture comes from --init
+    cfg.pretrain_epochs = None; // fine-tuning skips pretraining unless it is asked for
     let tuned = tmp.path().join("tuned");
     let report = train(&cfg, &slice(), &tuned, &Device::Cpu, |_| {}).unwrap();
     assert_eq!(report.epochs.len(), 1);
+    assert!(report.pretraining.is_empty());
+    assert_eq!(report.config.pretrain_epochs, Some(0));
+    let card = std::fs::read_to_string(tuned.join("README.md")).unwrap();
+    assert!(card.contains(&format!("Fine-tuned from `{}`", base.display())));
     assert_eq!(
         read(&base.join("tokenizer.json")),
         read(&tuned.join("tokenizer.json"))
@@ -249,7 +254,7 @@ fn pretraining_lowers_the_masked_lm_loss_and_saves_only_classifier_tensors() {
     let mut data = slice();
     data.unlabeled = data.train[..60].iter().map(|e| e.text.clone()).collect();
     let mut cfg = tiny_config(4);
-    cfg.pretrain_epochs = 3;
+    cfg.pretrain_epochs = Some(3);
     cfg.epochs = 1;
     let out = tmp.path().join("pre");
     let report = train(&cfg, &data, &out, &Device::Cpu, |_| {}).unwrap();
@@ -258,7 +263,7 @@ fn pretraining_lowers_the_masked_lm_loss_and_saves_only_classifier_tensors() {
     let (first, last) = (report.pretraining[0].loss, report.pretraining[2].loss);
     assert!(last < first, "masked-LM loss went from {first} to {last}");
     // The pretraining head's bias is not part of the model: same tensors as a plain run.
-    cfg.pretrain_epochs = 0;
+    cfg.pretrain_epochs = Some(0);
     let plain = tmp.path().join("plain");
     train(&cfg, &data, &plain, &Device::Cpu, |_| {}).unwrap();
     let names = |dir: &std::path::Path| {
@@ -288,7 +293,7 @@ fn pretraining_needs_a_mask_token() {
     std::fs::write(&tok, json.to_string()).unwrap();
     let mut cfg = tiny_config(4);
     cfg.tokenizer = Some(tok);
-    cfg.pretrain_epochs = 1;
+    cfg.pretrain_epochs = Some(1);
     let err = train(&cfg, &slice(), &tmp.path().join("m"), &Device::Cpu, |_| {})
         .expect_err("no [MASK] token")
         .to_string();
