@@ -17,9 +17,9 @@ use candle_core::{
 };
 use candle_nn::Linear;
 use rand::rngs::StdRng;
+use rand::Rng;
 
 use crate::kernels::{f32_slice, LayerNormOp};
-use rand::Rng;
 
 fn fused(t: &Tensor) -> bool {
     t.device().is_cpu() && t.dtype() == DType::F32
