@@ -19,7 +19,7 @@ use candle_nn::Linear;
 use rand::rngs::StdRng;
 use rand::Rng;
 
-use crate::kernels::{f32_slice, LayerNormOp};
+use crate::kernels::{add_bias, f32_slice, last_dim, LayerNormOp};
 
 fn fused(t: &Tensor) -> bool {
     t.device().is_cpu() && t.dtype() == DType::F32
@@ -108,7 +108,7 @@ fn layer_norm_ops(xs: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) -> Resu
 
 /// The row length of `l` after checking that a per-feature vector of `len` matches it.
 fn row_len(l: &Layout, len: usize, what: &str) -> Result<usize> {
-    let d = l.dims().last().copied().unwrap_or(1);
+    let d = last_dim(l);
     if d != len || d == 0 {
         bail!("{what}: rows of {d} with a vector of {len}");
     }
@@ -138,11 +138,9 @@ impl CustomOp2 for BiasAdd {
     ) -> Result<(CpuStorage, Shape)> {
         let xs = f32_slice(s1, l1, "bias add input")?;
         let bias = f32_slice(s2, l2, "bias")?;
-        let d = row_len(l1, bias.len(), "bias add")?;
+        row_len(l1, bias.len(), "bias add")?;
         let mut out = xs.to_vec();
-        for row in out.chunks_exact_mut(d) {
-            row.iter_mut().zip(bias).for_each(|(o, b)| *o += b);
-        }
+        add_bias(&mut out, bias);
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 
@@ -379,7 +377,7 @@ impl CustomOp2 for SoftmaxGrad {
                 y.len()
             );
         }
-        let d = l1.dims().last().copied().unwrap_or(1).max(1);
+        let d = last_dim(l1).max(1);
         let mut out = vec![0f32; y.len()];
         for ((yr, gr), o) in y
             .chunks_exact(d)

@@ -780,10 +780,10 @@ pub struct Example {
     pub kind: Option<String>,
 }
 
-/// Reads labeled examples from JSONL (fields `text`, `label`, optional `kind`) or CSV/TSV (same column
-/// names). Labels may use the Indonesian names. Any bad row is an error naming the file and row.
-pub fn read_examples(path: &Path) -> Result<Vec<Example>> {
-    let format = InputFormat::from_path(path).unwrap_or(InputFormat::Jsonl);
+/// Opens `path` with the default input options, in the format its extension names (`fallback`
+/// when it names none); returns the name errors should use and the records.
+fn open_records(path: &Path, fallback: InputFormat) -> Result<(String, Records<'static>)> {
+    let format = InputFormat::from_path(path).unwrap_or(fallback);
     let name = path.display().to_string();
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let opts = InputOptions {
@@ -791,6 +791,13 @@ pub fn read_examples(path: &Path) -> Result<Vec<Example>> {
         ..InputOptions::default()
     };
     let records = read_records(file, &name, &opts)?;
+    Ok((name, records))
+}
+
+/// Reads labeled examples from JSONL (fields `text`, `label`, optional `kind`) or CSV/TSV (same column
+/// names). Labels may use the Indonesian names. Any bad row is an error naming the file and row.
+pub fn read_examples(path: &Path) -> Result<Vec<Example>> {
+    let (name, records) = open_records(path, InputFormat::Jsonl)?;
     let headers = records.headers.clone();
     let mut out = Vec::new();
     for rec in records {
@@ -834,15 +841,9 @@ pub fn read_examples(path: &Path) -> Result<Vec<Example>> {
 /// post per line (`.txt`, and any other extension). A row without usable text is an error naming
 /// the file and row.
 pub fn read_texts(path: &Path) -> Result<Vec<String>> {
-    let format = InputFormat::from_path(path).unwrap_or(InputFormat::Text);
-    let name = path.display().to_string();
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let opts = InputOptions {
-        format,
-        ..InputOptions::default()
-    };
+    let (name, records) = open_records(path, InputFormat::Text)?;
     let mut out = Vec::new();
-    for rec in read_records(file, &name, &opts)? {
+    for rec in records {
         let rec = rec?;
         out.push(rec.text.map_err(|reason| Error::BadRow {
             path: name.clone(),

@@ -198,7 +198,11 @@ pub(crate) fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result
     }
 }
 
-fn f32_slice_mut<'a>(s: &'a mut CpuStorage, l: &Layout, what: &str) -> Result<&'a mut [f32]> {
+pub(crate) fn f32_slice_mut<'a>(
+    s: &'a mut CpuStorage,
+    l: &Layout,
+    what: &str,
+) -> Result<&'a mut [f32]> {
     let dtype = s.dtype();
     let CpuStorage::F32(data) = s else {
         bail!("{what}: fused CPU kernels need f32, got {dtype:?}")
@@ -210,8 +214,13 @@ fn f32_slice_mut<'a>(s: &'a mut CpuStorage, l: &Layout, what: &str) -> Result<&'
 }
 
 /// Size of the last dimension: the row length the per-row kernels work on.
-fn last_dim(l: &Layout) -> usize {
+pub(crate) fn last_dim(l: &Layout) -> usize {
     l.dims().last().copied().unwrap_or(1)
+}
+
+/// Adds `bias` to every row of `xs` (rows of `bias.len()`), vectorized.
+pub(crate) fn add_bias(xs: &mut [f32], bias: &[f32]) {
+    simd::bias(xs, bias)
 }
 
 pub(crate) struct LayerNormOp {

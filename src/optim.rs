@@ -11,6 +11,8 @@ use candle_core::backprop::GradStore;
 use candle_core::{bail, CpuStorage, DType, InplaceOp2, Layout, Result, Var};
 use candle_nn::{Optimizer, ParamsAdamW};
 
+use crate::kernels::{f32_slice, f32_slice_mut};
+
 /// AdamW over a fixed set of variables.
 pub(crate) enum AdamW {
     Fused(Fused),
@@ -129,14 +131,8 @@ impl InplaceOp2 for Step<'_> {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<()> {
-        let (CpuStorage::F32(theta), CpuStorage::F32(grad)) = (s1, s2) else {
-            bail!("fused AdamW needs f32 weights and gradients")
-        };
-        let (Some((a, b)), Some((ga, gb))) = (l1.contiguous_offsets(), l2.contiguous_offsets())
-        else {
-            bail!("fused AdamW needs contiguous weights and gradients")
-        };
-        let (theta, grad) = (&mut theta[a..b], &grad[ga..gb]);
+        let theta = f32_slice_mut(s1, l1, "AdamW weights")?;
+        let grad = f32_slice(s2, l2, "AdamW gradients")?;
         let mut moments = self.moments.borrow_mut();
         if grad.len() != theta.len() || moments.len() != 2 * theta.len() {
             bail!(

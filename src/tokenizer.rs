@@ -54,10 +54,7 @@ impl TextEncoder {
             }))
             .map_err(|e| Error::Tokenizer(e.to_string()))?;
         inner.with_padding(None);
-        let pad_id = inner
-            .token_to_id("[PAD]")
-            .or_else(|| inner.token_to_id("<pad>"))
-            .unwrap_or(0);
+        let pad_id = special_id(&inner, "pad").unwrap_or(0);
         Ok(TextEncoder {
             inner,
             max_len,
@@ -140,16 +137,12 @@ impl TextEncoder {
 
     /// The id of the unknown-word token (`[UNK]` or `<unk>`), if the vocabulary has one.
     pub fn unk_id(&self) -> Option<u32> {
-        self.inner
-            .token_to_id("[UNK]")
-            .or_else(|| self.inner.token_to_id("<unk>"))
+        special_id(&self.inner, "unk")
     }
 
     /// The id of the mask token (`[MASK]` or `<mask>`) used by pretraining, if the vocabulary has one.
     pub fn mask_id(&self) -> Option<u32> {
-        self.inner
-            .token_to_id("[MASK]")
-            .or_else(|| self.inner.token_to_id("<mask>"))
+        special_id(&self.inner, "mask")
     }
 
     /// The maximum number of ids [`TextEncoder::encode`] returns.
@@ -166,6 +159,13 @@ impl TextEncoder {
 }
 
 /// Words as the BERT pre-tokenizer splits them (whitespace and punctuation).
+/// The id of a special token in either spelling: BERT's `[PAD]` or SentencePiece's `<pad>`.
+fn special_id(inner: &Tokenizer, name: &str) -> Option<u32> {
+    inner
+        .token_to_id(&format!("[{}]", name.to_uppercase()))
+        .or_else(|| inner.token_to_id(&format!("<{name}>")))
+}
+
 fn pre_tokenize(text: &str) -> Result<Vec<String>> {
     let mut pts = PreTokenizedString::from(text);
     BertPreTokenizer

@@ -323,14 +323,7 @@ pub fn train(
     let steps_per_epoch = batches_per_epoch(lengths.len(), config.batch_size);
     let total_steps = steps_per_epoch * config.epochs;
     let warmup = ((total_steps as f64) * config.warmup_ratio).round() as usize;
-    let mut opt = AdamW::new(
-        vars.clone(),
-        ParamsAdamW {
-            lr: config.learning_rate,
-            weight_decay: config.weight_decay,
-            ..ParamsAdamW::default()
-        },
-    )?;
+    let mut opt = adamw(vars.clone(), config)?;
 
     let mut report = TrainReport {
         config: TrainConfig {
@@ -457,14 +450,7 @@ fn pretrain(
     let bias = Var::zeros(vocab as usize, DType::F32, device)?;
     let mut params: Vec<Var> = vars.to_vec();
     params.push(bias.clone());
-    let mut opt = AdamW::new(
-        params.clone(),
-        ParamsAdamW {
-            lr: config.learning_rate,
-            weight_decay: config.weight_decay,
-            ..ParamsAdamW::default()
-        },
-    )?;
+    let mut opt = adamw(params.clone(), config)?;
     let lengths: Vec<usize> = texts.iter().map(Vec::len).collect();
     let steps_per_epoch = batches_per_epoch(lengths.len(), config.batch_size);
     let total = steps_per_epoch * config.pretrain_epochs();
@@ -623,6 +609,18 @@ fn restore(vars: &[Var], values: &[Tensor]) -> Result<()> {
         v.set(t)?;
     }
     Ok(())
+}
+
+/// AdamW over `params` with the run's peak learning rate and weight decay.
+fn adamw(params: Vec<Var>, config: &TrainConfig) -> Result<AdamW> {
+    Ok(AdamW::new(
+        params,
+        ParamsAdamW {
+            lr: config.learning_rate,
+            weight_decay: config.weight_decay,
+            ..ParamsAdamW::default()
+        },
+    )?)
 }
 
 /// Linear warmup to `peak`, then linear decay to zero.
