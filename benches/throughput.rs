@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use candle_core::Device;
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use pantau::batch::BatchOptions;
-use pantau::normalize::normalize;
+use pantau::classify::BatchOptions;
+use pantau::text::normalize::normalize;
 use pantau::{parse_device, Classifier};
 
 fn posts() -> Vec<String> {
@@ -165,7 +165,7 @@ fn flops_report(_: &mut Criterion) {
 /// Peak of pantau's own dense kernel on the model's largest projection shape (512 tokens × 128 →
 /// 384), one independent batch per thread as in `classify_batch`.
 fn dense_peak(c: &mut Criterion) {
-    use pantau::kernels::{Dense, Post};
+    use pantau::model::kernels::{Dense, Post};
     use rayon::prelude::*;
     let dev = candle_core::Device::Cpu;
     let (m, k, n) = (512, 128, 384);

@@ -1,8 +1,23 @@
 //! pantau classifies Indonesian social-media posts as **neutral**, **promotional** or **campaigning**,
 //! for monitoring the neutrality of civil servants (ASN) around elections.
 //!
-//! Data flows one way: [`io`] reads rows → [`normalize`] cleans text → [`tokenizer`] makes ids →
-//! [`batch`] groups them → [`model`] scores them → [`io`] writes rows. [`Classifier`] bundles the middle.
+//! Modules follow the data, and depend only on the ones below them:
+//!
+//! - Shared small types at the bottom: [`error`], [`label`], [`prediction`] (the model's verdict on
+//!   a post), [`record`] (one input row); [`device`] and [`hub`] find the device and the model.
+//! - [`text`]: [`text::normalize`] cleans a post, [`text::vocab`] learns a vocabulary, and
+//!   [`text::tokenizer`] turns cleaned text into token ids.
+//! - [`model`]: the encoder classifier in candle ([`model::config`], [`model::encoder`],
+//!   [`model::load`]) and the fused CPU kernels it runs on, split by kind.
+//! - [`io`]: format detection, one reader and one writer per format, output paths, checkpoints
+//!   for `--resume`, and reading labeled examples. It knows records and predictions, not the model.
+//! - [`classify`]: the [`Classifier`] (normalize → tokenize → batch → model), batch planning, and
+//!   the streaming driver [`classify::classify_stream`], which sits above both `io` and the
+//!   classifier: `io` reads rows → the classifier scores them → `io` writes them, in input order.
+//! - [`train`] and [`eval`], beside `classify`: building models (pretraining, the training loop,
+//!   optimizer, model card) and measuring them (metrics, report).
+//!
+//! The `pantau` binary's `src/cli/` is a thin layer over this library, one file per subcommand.
 //!
 //! ```no_run
 //! use pantau::{Classifier, Label};
@@ -12,27 +27,24 @@
 //! # Ok::<(), pantau::Error>(())
 //! ```
 
-mod autograd;
-pub mod batch;
-pub mod classifier;
+pub mod classify;
 pub mod device;
 pub mod error;
 pub mod eval;
 pub mod hub;
 pub mod io;
-#[doc(hidden)]
-pub mod kernels;
 pub mod label;
 pub mod model;
-pub mod normalize;
-mod optim;
-pub mod tokenizer;
+pub mod prediction;
+pub mod record;
+pub mod text;
 pub mod train;
 
-pub use classifier::{Classifier, Prediction};
+pub use classify::Classifier;
 pub use device::parse_device;
 pub use error::{Error, Result};
 pub use label::Label;
+pub use prediction::Prediction;
 
 /// Where the model shipped with pantau lives, relative to the repository root.
 pub const DEFAULT_MODEL: &str = "models/pantau-small";

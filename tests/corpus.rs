@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use pantau::normalize::normalize;
+use pantau::text::normalize::normalize;
 use pantau::Label;
 use serde_json::Value;
 

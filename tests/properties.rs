@@ -5,9 +5,9 @@ mod common;
 use std::sync::OnceLock;
 
 use candle_core::Device;
-use pantau::batch::BatchOptions;
+use pantau::classify::BatchOptions;
 use pantau::io::{read_records, InputFormat, InputOptions};
-use pantau::normalize::normalize;
+use pantau::text::normalize::normalize;
 use pantau::Classifier;
 use proptest::prelude::*;
 

@@ -1,4 +1,6 @@
-//! AdamW for training: the update rule of candle-nn's `AdamW` (decoupled weight decay, bias-corrected
+//! The optimizer: AdamW, its learning-rate schedule and gradient clipping.
+//!
+//! AdamW follows the update rule of candle-nn's `AdamW` (decoupled weight decay, bias-corrected
 //! moments), fused on the CPU into one in-place pass per variable.
 //!
 //! candle-nn's version makes about fourteen passes per variable, each allocating a fresh tensor; for
@@ -11,7 +13,8 @@ use candle_core::backprop::GradStore;
 use candle_core::{bail, CpuStorage, DType, InplaceOp2, Layout, Result, Var};
 use candle_nn::{Optimizer, ParamsAdamW};
 
-use crate::kernels::{f32_slice, f32_slice_mut};
+use crate::model::kernels::storage::{f32_slice, f32_slice_mut};
+use crate::train::config::TrainConfig;
 
 /// AdamW over a fixed set of variables.
 pub(crate) enum AdamW {
@@ -155,10 +158,56 @@ impl InplaceOp2 for Step<'_> {
     }
 }
 
+/// AdamW over `params` with the run's peak learning rate and weight decay.
+pub(super) fn adamw(params: Vec<Var>, config: &TrainConfig) -> crate::error::Result<AdamW> {
+    Ok(AdamW::new(
+        params,
+        ParamsAdamW {
+            lr: config.learning_rate,
+            weight_decay: config.weight_decay,
+            ..ParamsAdamW::default()
+        },
+    )?)
+}
+
+/// Linear warmup to `peak`, then linear decay to zero.
+pub fn schedule(peak: f64, step: usize, warmup: usize, total: usize) -> f64 {
+    if step < warmup {
+        peak * (step + 1) as f64 / warmup as f64
+    } else {
+        let rest = total.saturating_sub(warmup).max(1) as f64;
+        peak * (1.0 - (step - warmup) as f64 / rest).max(0.0)
+    }
+}
+
+/// The factor that brings the gradients' global L2 norm down to `max_norm` (1 when it is already
+/// below, or when clipping is off).
+pub(super) fn clip_scale(
+    vars: &[Var],
+    grads: &GradStore,
+    max_norm: f64,
+) -> crate::error::Result<f64> {
+    if max_norm <= 0.0 {
+        return Ok(1.0);
+    }
+    let mut sq = 0f64;
+    for v in vars {
+        if let Some(g) = grads.get(v.as_tensor()) {
+            sq += g.sqr()?.sum_all()?.to_scalar::<f32>()? as f64;
+        }
+    }
+    let norm = sq.sqrt();
+    Ok(if norm > max_norm {
+        max_norm / (norm + 1e-6)
+    } else {
+        1.0
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::autograd::tests::max_diff;
+    use crate::model::autograd::tests::max_diff;
     use candle_core::{Device, Tensor};
 
     /// The fused update follows candle-nn's AdamW step for step, gradient scaling included.
@@ -209,5 +258,15 @@ mod tests {
             .sum_all()
             .unwrap();
         assert!(moved.to_scalar::<f32>().unwrap() > 0.1, "the weights moved");
+    }
+
+    #[test]
+    fn schedule_warms_up_then_decays_to_zero() {
+        assert!((schedule(1.0, 0, 10, 100) - 0.1).abs() < 1e-12);
+        assert!((schedule(1.0, 9, 10, 100) - 1.0).abs() < 1e-12);
+        assert!((schedule(1.0, 10, 10, 100) - 1.0).abs() < 1e-12);
+        assert!(schedule(1.0, 55, 10, 100) < 0.51);
+        assert!(schedule(1.0, 100, 10, 100).abs() < 1e-12);
+        assert!((schedule(1.0, 0, 0, 10) - 1.0).abs() < 1e-12);
     }
 }

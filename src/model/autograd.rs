@@ -1,4 +1,4 @@
-//! Differentiable fused CPU ops for training.
+//! Differentiable fused CPU ops for training, which the encoder's training path runs.
 //!
 //! candle's autograd gives every intermediate tensor its own gradient buffer and reduces the
 //! gradient of a broadcast with a strided loop (about 10 ns an element). In this model's training
@@ -19,7 +19,9 @@ use candle_nn::Linear;
 use rand::rngs::StdRng;
 use rand::Rng;
 
-use crate::kernels::{add_bias, f32_slice, last_dim, LayerNormOp};
+use crate::model::kernels::dense::add_bias;
+use crate::model::kernels::norm::LayerNormOp;
+use crate::model::kernels::storage::{f32_slice, last_dim};
 
 fn fused(t: &Tensor) -> bool {
     t.device().is_cpu() && t.dtype() == DType::F32

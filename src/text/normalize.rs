@@ -17,7 +17,7 @@ pub const URL_TOKEN: &str = "[url]";
 /// Placeholder that replaces @mentions.
 pub const USER_TOKEN: &str = "[user]";
 
-const SLANG_TSV: &str = include_str!("../data/slang.tsv");
+const SLANG_TSV: &str = include_str!("../../data/slang.tsv");
 
 fn slang() -> &'static HashMap<&'static str, &'static str> {
     static MAP: OnceLock<HashMap<&'static str, &'static str>> = OnceLock::new();

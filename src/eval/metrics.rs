@@ -2,12 +2,11 @@
 //! per-kind accuracy and expected calibration error.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use serde::Serialize;
 
-use crate::classifier::Prediction;
 use crate::label::Label;
+use crate::prediction::Prediction;
 
 /// Precision, recall and F1 of one label.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -123,59 +122,6 @@ fn ratio(a: f64, b: f64) -> f64 {
         a / b
     } else {
         0.0
-    }
-}
-
-impl fmt::Display for Report {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "examples   {}", self.n)?;
-        writeln!(f, "accuracy   {:.4}", self.accuracy)?;
-        writeln!(f, "macro-F1   {:.4}", self.macro_f1)?;
-        writeln!(f, "ECE        {:.4}", self.ece)?;
-        writeln!(f, "log loss   {:.4}", self.log_loss)?;
-        writeln!(f)?;
-        writeln!(
-            f,
-            "{:<13} {:>9} {:>9} {:>9} {:>8}",
-            "label", "precision", "recall", "F1", "support"
-        )?;
-        for m in &self.per_label {
-            writeln!(
-                f,
-                "{:<13} {:>9.4} {:>9.4} {:>9.4} {:>8}",
-                m.label.as_str(),
-                m.precision,
-                m.recall,
-                m.f1,
-                m.support
-            )?;
-        }
-        writeln!(f)?;
-        writeln!(f, "confusion (rows: gold, columns: predicted)")?;
-        writeln!(
-            f,
-            "{:<13} {:>8} {:>12} {:>12}",
-            "", "neutral", "promotional", "campaigning"
-        )?;
-        for l in Label::ALL {
-            let r = self.confusion[l.index()];
-            writeln!(
-                f,
-                "{:<13} {:>8} {:>12} {:>12}",
-                l.as_str(),
-                r[0],
-                r[1],
-                r[2]
-            )?;
-        }
-        if !self.per_kind.is_empty() {
-            writeln!(f)?;
-            writeln!(f, "{:<22} {:>6} {:>9}", "kind", "n", "accuracy")?;
-            for (k, m) in &self.per_kind {
-                writeln!(f, "{:<22} {:>6} {:>9.4}", k, m.n, m.accuracy)?;
-            }
-        }
-        Ok(())
     }
 }
 

@@ -2,48 +2,19 @@
 
 use std::path::{Path, PathBuf};
 
-use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
+use candle_core::Device;
 use rayon::prelude::*;
-use serde::Serialize;
 
-use crate::batch::{plan_batches, BatchOptions};
+use crate::classify::batch::{plan_batches, BatchOptions};
 use crate::error::{Error, Result};
 use crate::hub;
-use crate::label::Label;
-use crate::model::{pad_batch, Config, EncoderClassifier};
-use crate::normalize::normalize;
-use crate::tokenizer::TextEncoder;
-
-/// The model's verdict on one post.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
-pub struct Prediction {
-    /// The most probable label.
-    pub label: Label,
-    /// Probabilities in [`Label::ALL`] order; they sum to 1.
-    pub probabilities: [f32; 3],
-}
-
-impl Prediction {
-    /// Builds a prediction from a probability vector (ties go to the earlier label).
-    pub fn from_probabilities(probabilities: [f32; 3]) -> Self {
-        let mut best = 0;
-        for i in 1..3 {
-            if probabilities[i] > probabilities[best] {
-                best = i;
-            }
-        }
-        Prediction {
-            label: Label::ALL[best],
-            probabilities,
-        }
-    }
-
-    /// Probability of one label.
-    pub fn probability(&self, label: Label) -> f32 {
-        self.probabilities[label.index()]
-    }
-}
+use crate::model::config::Config;
+use crate::model::encoder::EncoderClassifier;
+use crate::model::load::{existing, load_weights, read_config};
+use crate::model::tensors::{pad_batch, probabilities};
+use crate::prediction::Prediction;
+use crate::text::normalize::normalize;
+use crate::text::tokenizer::TextEncoder;
 
 /// A loaded model: normalizer, tokenizer and encoder classifier on one device.
 ///
@@ -204,90 +175,5 @@ impl Classifier {
         let (ids, mask) = pad_batch(seqs, self.encoder.pad_id(), &self.device)?;
         let logits = self.model.forward(&ids, &mask, None)?;
         probabilities(&logits)
-    }
-}
-
-/// Softmax over the label axis, copied to the host.
-pub(crate) fn probabilities(logits: &Tensor) -> Result<Vec<Prediction>> {
-    let probs = candle_nn::ops::softmax_last_dim(&logits.to_dtype(DType::F32)?)?;
-    Ok(probs
-        .to_vec2::<f32>()?
-        .into_iter()
-        .map(|row| Prediction::from_probabilities([row[0], row[1], row[2]]))
-        .collect())
-}
-
-fn existing(dir: &Path, file: &str) -> Result<PathBuf> {
-    let p = dir.join(file);
-    if p.is_file() {
-        Ok(p)
-    } else {
-        Err(Error::invalid_model(
-            dir,
-            format!("{file} is missing: a model directory needs config.json, tokenizer.json and model.safetensors"),
-        ))
-    }
-}
-
-/// Reads and validates `config.json`.
-pub fn read_config(dir: &Path) -> Result<Config> {
-    let p = existing(dir, "config.json")?;
-    let text = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
-    let config: Config = serde_json::from_str(&text)
-        .map_err(|e| Error::invalid_model(dir, format!("config.json: {e}")))?;
-    config
-        .validate()
-        .map_err(|e| Error::invalid_model(dir, format!("config.json: {e}")))?;
-    Ok(config)
-}
-
-fn load_weights(
-    dir: &Path,
-    path: &Path,
-    config: &Config,
-    device: &Device,
-) -> Result<EncoderClassifier> {
-    let bad = |reason: String| Error::invalid_model(dir, format!("model.safetensors: {reason}"));
-    // Safety: the file is memory-mapped read-only; pantau never writes to a model it has loaded
-    // (training writes a new directory and renames it into place).
-    let tensors = unsafe { candle_core::safetensors::MmapedSafetensors::new(path) }
-        .map_err(|e| bad(format!("{e} (is the file truncated or not safetensors?)")))?;
-    for (name, rows) in [
-        ("embeddings.word_embeddings.weight", config.vocab_size),
-        (
-            "embeddings.position_embeddings.weight",
-            config.max_position_embeddings,
-        ),
-    ] {
-        let view = tensors
-            .get(name)
-            .map_err(|_| bad(format!("tensor {name} is missing")))?;
-        let shape = view.shape();
-        if shape != [rows, config.hidden_size] {
-            return Err(bad(format!(
-                "{name} has shape {shape:?} but config.json implies [{rows}, {}]",
-                config.hidden_size
-            )));
-        }
-    }
-    let vb = VarBuilder::from_backend(Box::new(tensors), DType::F32, device.clone());
-    EncoderClassifier::new(config, vb)
-        .and_then(EncoderClassifier::for_inference)
-        .map_err(|e| bad(e.to_string()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn argmax_prefers_the_largest_probability() {
-        let p = Prediction::from_probabilities([0.2, 0.7, 0.1]);
-        assert_eq!(p.label, Label::Promotional);
-        assert_eq!(p.probability(Label::Campaigning), 0.1);
-        assert_eq!(
-            Prediction::from_probabilities([0.4, 0.2, 0.4]).label,
-            Label::Neutral
-        );
     }
 }

@@ -1,0 +1,228 @@
+//! `pantau train`: reads the data, trains with progress lines, reports the best epoch.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use pantau::io::{read_examples, read_texts};
+use pantau::parse_device;
+use pantau::train::{train, Event, TrainConfig, TrainData};
+
+use crate::cli::common::set_threads;
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// Training data (JSONL or CSV with text and label).
+    #[arg(long)]
+    pub train: PathBuf,
+    /// Development data for early stopping.
+    #[arg(long)]
+    pub dev: PathBuf,
+    /// Directory to write the model to (replaced atomically).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Unlabeled posts (JSONL/CSV/TSV with a `text` field or column, or plain text, one post per
+    /// line) for `--pretrain-epochs`; they also shape a newly learned vocabulary.
+    #[arg(long)]
+    pub unlabeled: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: TrainConfig,
+    /// cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Quotes a command-line argument for a POSIX shell when it needs it, for the model card.
+fn quote(arg: String) -> String {
+    if arg
+        .chars()
+        .any(|c| c.is_whitespace() || "'\"$`\\".contains(c))
+    {
+        format!("'{}'", arg.replace('\'', "'\\''"))
+    } else {
+        arg
+    }
+}
+
+pub fn run(mut a: TrainArgs) -> Result<()> {
+    a.config.validate()?;
+    a.config.command = Some(
+        std::iter::once("pantau".to_string())
+            .chain(std::env::args().skip(1).map(quote))
+            .collect::<Vec<_>>()
+            .join(" "),
+    );
+    set_threads(a.threads)?;
+    let device = parse_device(&a.device)?;
+    let data = TrainData {
+        train: read_examples(&a.train)?,
+        dev: read_examples(&a.dev)?,
+        unlabeled: match &a.unlabeled {
+            Some(p) => read_texts(p)?,
+            None => Vec::new(),
+        },
+    };
+    eprintln!(
+        "pantau: training on {} examples, early stopping on {} dev examples{}",
+        data.train.len(),
+        data.dev.len(),
+        if data.unlabeled.is_empty() {
+            String::new()
+        } else {
+            format!(", {} unlabeled posts", data.unlabeled.len())
+        }
+    );
+    if !data.unlabeled.is_empty() && a.config.pretrain_epochs() == 0 {
+        eprintln!(
+            "pantau: note: without pretraining (--pretrain-epochs) --unlabeled only shapes a newly learned vocabulary"
+        );
+    }
+    let show = !a.quiet && std::io::stderr().is_terminal();
+    let bar = if show {
+        let b = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        b.set_style(
+            ProgressStyle::with_template("epoch {prefix} {bar:30} {pos}/{len} loss {msg}")
+                .expect("valid"),
+        );
+        b
+    } else {
+        ProgressBar::hidden()
+    };
+    let report = train(&a.config, &data, &a.out, &device, |e| match e {
+        Event::Step {
+            pretraining,
+            epoch,
+            step,
+            of,
+            loss,
+        } => {
+            bar.set_length(of as u64);
+            bar.set_position(step as u64);
+            bar.set_prefix(if pretraining {
+                format!("{epoch} (pretraining)")
+            } else {
+                epoch.to_string()
+            });
+            bar.set_message(format!("{loss:.4}"));
+        }
+        Event::Pretrained(r) => bar.suspend(|| {
+            eprintln!(
+                "pretraining epoch {:>3}  masked-LM loss {:.4}  lr {:.2e}  {:.1}s",
+                r.epoch, r.loss, r.learning_rate, r.seconds
+            )
+        }),
+        Event::Epoch(r) => bar.suspend(|| {
+            eprintln!(
+                "epoch {:>3}  loss {:.4}  dev acc {:.4}  dev macro-F1 {:.4}  lr {:.2e}  {:.1}s{}",
+                r.epoch,
+                r.train_loss,
+                r.dev_accuracy,
+                r.dev_macro_f1,
+                r.learning_rate,
+                r.seconds,
+                if r.saved { "  saved" } else { "" }
+            )
+        }),
+    })?;
+    bar.finish_and_clear();
+    eprintln!(
+        "pantau: best epoch {} (dev macro-F1 {:.4}); model written to {}",
+        report.best_epoch,
+        report.best_dev.as_ref().map_or(0.0, |d| d.macro_f1),
+        a.out.display()
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{parse, Command};
+
+    const REQUIRED: [&str; 7] = [
+        "train", "--train", "t.jsonl", "--dev", "d.jsonl", "--out", "m",
+    ];
+
+    fn args(flags: &[&str]) -> TrainArgs {
+        let mut all = REQUIRED.to_vec();
+        all.extend_from_slice(flags);
+        match parse(&all) {
+            Ok(Command::Train(a)) => a,
+            Ok(_) => unreachable!("train parses as train"),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn train_dev_and_out_are_required() {
+        for missing in [1, 3, 5] {
+            let mut flags = REQUIRED.to_vec();
+            flags.drain(missing..missing + 2);
+            assert!(parse(&flags).is_err(), "{flags:?} was accepted");
+        }
+        let a = args(&[]);
+        assert_eq!(a.train, PathBuf::from("t.jsonl"));
+        assert_eq!(a.dev, PathBuf::from("d.jsonl"));
+        assert_eq!(a.out, PathBuf::from("m"));
+        assert!(a.unlabeled.is_none() && a.threads.is_none() && !a.quiet);
+        assert_eq!(a.device, "cpu");
+    }
+
+    #[test]
+    fn flag_defaults_are_the_library_defaults() {
+        let from_flags = serde_json::to_value(&args(&[]).config).unwrap();
+        let library = serde_json::to_value(TrainConfig::default()).unwrap();
+        assert_eq!(from_flags, library);
+        assert_eq!(args(&[]).config.pretrain_epochs(), 10);
+    }
+
+    #[test]
+    fn training_flags_reach_the_config() {
+        let c = args(&[
+            "--lr",
+            "0.01",
+            "--layers",
+            "3",
+            "--heads",
+            "2",
+            "--epochs",
+            "4",
+            "--init",
+            "models/pantau-small",
+            "--class-weights",
+        ])
+        .config;
+        assert_eq!(c.learning_rate, 0.01);
+        assert_eq!((c.num_layers, c.num_heads, c.epochs), (3, 2, 4));
+        assert!(c.class_weights);
+        assert_eq!(c.init.as_deref(), Some("models/pantau-small"));
+        assert_eq!(
+            c.pretrain_epochs(),
+            0,
+            "fine-tuning skips pretraining by default"
+        );
+        assert!(
+            c.command.is_none(),
+            "the command is set when the run starts"
+        );
+        assert!(parse(&[&REQUIRED[..], &["--epochs", "x"]].concat()).is_err());
+    }
+
+    #[test]
+    fn arguments_are_quoted_for_the_shell_only_when_needed() {
+        assert_eq!(quote("--lr".into()), "--lr");
+        assert_eq!(quote("data/train.jsonl".into()), "data/train.jsonl");
+        assert_eq!(quote("my data.jsonl".into()), "'my data.jsonl'");
+        assert_eq!(quote("it's".into()), "'it'\\''s'");
+        assert_eq!(quote("$HOME".into()), "'$HOME'");
+    }
+}

@@ -1,0 +1,205 @@
+//! JSONL input and output: one JSON object per line.
+
+use std::io::{BufWriter, Read, Write};
+
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::io::lines::{invalid_utf8, Lines};
+use crate::io::writer::{output_object, Counted, RecordWriter};
+use crate::prediction::Prediction;
+use crate::record::{non_empty, Fields, Record};
+
+/// Reads one record per non-blank line; `field` names the member holding the post text.
+pub(crate) struct JsonlRecords<R> {
+    lines: Lines<R>,
+    field: String,
+}
+
+impl<R: Read> JsonlRecords<R> {
+    /// `name` is used in messages (a path or `<stdin>`).
+    pub(crate) fn new(source: R, name: &str, field: &str) -> Self {
+        JsonlRecords {
+            // Blank lines separate nothing in JSONL; they are not rows.
+            lines: Lines::new(source, name, true),
+            field: field.to_string(),
+        }
+    }
+}
+
+impl<R: Read> Iterator for JsonlRecords<R> {
+    type Item = Result<Record>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        Some(
+            self.lines
+                .next_line()?
+                .map(|(row, bytes)| parse(row, bytes, &self.field)),
+        )
+    }
+}
+
+fn parse(row: u64, bytes: &[u8], field: &str) -> Record {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => return invalid_utf8(row, bytes, e),
+    };
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(map)) => {
+            let t = match map.get(field) {
+                Some(Value::String(s)) => non_empty(s.clone()),
+                Some(Value::Null) | None => Err(format!(
+                    "missing text field {:?}: choose the field with --text-field",
+                    field
+                )),
+                Some(other) => Err(format!(
+                    "field {:?} is {}, not a string",
+                    field,
+                    json_type(other)
+                )),
+            };
+            Record {
+                row,
+                fields: Fields::Object(map),
+                text: t,
+            }
+        }
+        Ok(other) => Record {
+            row,
+            fields: Fields::Raw(text.to_string()),
+            text: Err(format!(
+                "expected a JSON object, found {}",
+                json_type(&other)
+            )),
+        },
+        Err(e) => Record {
+            row,
+            fields: Fields::Raw(text.to_string()),
+            text: Err(format!("malformed JSON: {e}")),
+        },
+    }
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// JSONL output: the input object (or `{"row", "text"}` for text lines) plus `label` and `p_*`;
+/// error rows add `row` and `error`.
+pub struct JsonlWriter<W: Write> {
+    out: BufWriter<Counted<W>>,
+    name: String,
+    input_headers: Vec<String>,
+    base: u64,
+}
+
+impl<W: Write> JsonlWriter<W> {
+    /// `name` is used in error messages; `input_headers` names CSV/TSV cells (empty for other
+    /// inputs); `base` is the size of output already on disk (resume).
+    pub fn new(out: W, name: &str, input_headers: Vec<String>, base: u64) -> Self {
+        JsonlWriter {
+            out: BufWriter::with_capacity(1 << 16, Counted { inner: out, n: 0 }),
+            name: name.into(),
+            input_headers,
+            base,
+        }
+    }
+}
+
+impl<W: Write> RecordWriter for JsonlWriter<W> {
+    fn write(
+        &mut self,
+        record: &Record,
+        outcome: std::result::Result<&Prediction, &str>,
+    ) -> Result<()> {
+        let obj = output_object(record, outcome, &self.input_headers);
+        serde_json::to_writer(&mut self.out, &obj)
+            .map_err(|e| Error::io(&self.name, std::io::Error::other(e)))?;
+        self.out
+            .write_all(b"\n")
+            .map_err(|e| Error::io(&self.name, e))
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.out.flush().map_err(|e| Error::io(&self.name, e))
+    }
+
+    fn bytes_written(&self) -> u64 {
+        self.base + self.out.get_ref().n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jsonl(input: &str) -> Vec<Record> {
+        JsonlRecords::new(input.as_bytes(), "t", "text")
+            .map(|r| r.unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn jsonl_rows_and_errors() {
+        let recs = jsonl("{\"text\":\"halo\",\"id\":1}\n\n{bad\n[1]\n{\"id\":2}\n{\"text\":\"  \"}\n{\"text\":5}\n");
+        assert_eq!(recs.len(), 6);
+        assert_eq!(recs[0].text.as_deref(), Ok("halo"));
+        assert_eq!(recs[0].row, 1);
+        assert_eq!(recs[1].row, 3);
+        assert!(recs[1]
+            .text
+            .as_ref()
+            .unwrap_err()
+            .contains("malformed JSON"));
+        assert!(recs[2].text.as_ref().unwrap_err().contains("JSON object"));
+        assert!(recs[3]
+            .text
+            .as_ref()
+            .unwrap_err()
+            .contains("missing text field"));
+        assert_eq!(recs[4].text.as_ref().unwrap_err(), "empty text");
+        assert!(recs[5].text.as_ref().unwrap_err().contains("a number"));
+    }
+
+    #[test]
+    fn bom_crlf_and_bad_utf8() {
+        let mut bytes = b"\xEF\xBB\xBF{\"text\":\"a\"}\r\n".to_vec();
+        bytes.extend_from_slice(b"{\"text\":\"\xff\"}\r\n");
+        let recs: Vec<Record> = JsonlRecords::new(&bytes[..], "t", "text")
+            .map(|r| r.unwrap())
+            .collect();
+        assert_eq!(recs[0].text.as_deref(), Ok("a"));
+        assert!(recs[1].text.as_ref().unwrap_err().contains("UTF-8"));
+    }
+
+    #[test]
+    fn jsonl_writer_keeps_fields_and_renames_collisions() {
+        let rec = jsonl("{\"id\":7,\"text\":\"x\",\"label\":\"netral\"}\n").remove(0);
+        let mut buf = Vec::new();
+        {
+            let mut w = JsonlWriter::new(&mut buf, "o", Vec::new(), 0);
+            let p = Prediction::from_probabilities([0.1, 0.2, 0.7]);
+            w.write(&rec, Ok(&p)).unwrap();
+            w.write(&rec, Err("boom")).unwrap();
+            w.flush().unwrap();
+        }
+        let lines: Vec<Value> = String::from_utf8(buf)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines[0]["id"], 7);
+        assert_eq!(lines[0]["label_input"], "netral");
+        assert_eq!(lines[0]["label"], "campaigning");
+        assert_eq!(lines[1]["error"], "boom");
+        assert_eq!(lines[1]["row"], 1);
+        assert!(lines[1]["label"].is_null());
+    }
+}

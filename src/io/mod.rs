@@ -1,0 +1,34 @@
+//! Reading post dumps and writing classified rows.
+//!
+//! [`mod@format`] tells the input format from an extension or the first bytes; [`reader`] opens a
+//! streaming reader for it, one per format: [`jsonl`], [`csv`] (CSV and TSV) and plain text. Each
+//! input row becomes exactly one [`Record`], unreadable rows included, carrying the reason. The
+//! writers ([`jsonl::JsonlWriter`], [`csv::CsvWriter`]) share the [`writer`] module's output columns
+//! and [`RecordWriter`] trait. [`paths`] and [`checkpoint`] write an output file atomically and
+//! resume an interrupted run; [`examples`] reads labeled and unlabeled data for training and
+//! evaluation.
+//!
+//! This module knows nothing of the classifier: it depends only on the shared low types
+//! ([`Record`], [`crate::prediction::Prediction`], [`crate::label::Label`]); rows meet the
+//! classifier in the streaming driver, `classify::stream`, which sits above both.
+
+pub mod checkpoint;
+pub mod csv;
+pub mod examples;
+pub mod format;
+pub mod jsonl;
+mod lines;
+pub mod paths;
+pub mod reader;
+mod text;
+pub mod writer;
+
+pub use crate::record::{Fields, Record};
+pub use checkpoint::Checkpoint;
+pub use csv::CsvWriter;
+pub use examples::{read_examples, read_texts, Example};
+pub use format::{sniff, InputFormat, OutputFormat};
+pub use jsonl::JsonlWriter;
+pub use paths::OutputPaths;
+pub use reader::{read_records, CountingReader, InputOptions, Records};
+pub use writer::{RecordWriter, OUTPUT_COLUMNS};

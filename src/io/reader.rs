@@ -1,0 +1,107 @@
+//! Opening a streaming record reader over any byte source, in any input format.
+//!
+//! Every input row becomes exactly one [`Record`]; a row that cannot be read (bad UTF-8, malformed
+//! JSON, wrong CSV column count, missing or empty text) still becomes a record, carrying the reason,
+//! so the writer can emit an error row in its place and nothing is lost.
+
+use std::io::Read;
+
+use crate::error::Result;
+use crate::io::csv::CsvRecords;
+use crate::io::format::InputFormat;
+use crate::io::jsonl::JsonlRecords;
+use crate::io::text::TextRecords;
+use crate::record::Record;
+
+/// Which field or column holds the post text.
+#[derive(Clone, Debug)]
+pub struct InputOptions {
+    pub format: InputFormat,
+    /// JSONL field name.
+    pub text_field: String,
+    /// CSV/TSV column name.
+    pub text_column: String,
+}
+
+impl Default for InputOptions {
+    fn default() -> Self {
+        InputOptions {
+            format: InputFormat::Jsonl,
+            text_field: "text".into(),
+            text_column: "text".into(),
+        }
+    }
+}
+
+/// Counts bytes read so progress can be shown against a file's size.
+pub struct CountingReader<R> {
+    inner: R,
+    count: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+impl<R> CountingReader<R> {
+    /// Wraps `inner`; the returned counter grows as bytes are read.
+    pub fn new(inner: R) -> (Self, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+        let count = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        (
+            CountingReader {
+                inner,
+                count: count.clone(),
+            },
+            count,
+        )
+    }
+}
+
+/// A streaming reader of records, with the CSV/TSV header when the input has one.
+pub struct Records<'a> {
+    /// Column names (CSV/TSV input); empty for JSONL and text.
+    pub headers: Vec<String>,
+    iter: Box<dyn Iterator<Item = Result<Record>> + 'a>,
+}
+
+impl Iterator for Records<'_> {
+    type Item = Result<Record>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.iter.next()
+    }
+}
+
+/// Opens a streaming record reader over any byte source. `name` is used in messages (a path or `<stdin>`).
+pub fn read_records<'a, R: Read + 'a>(
+    source: R,
+    name: &str,
+    opts: &InputOptions,
+) -> Result<Records<'a>> {
+    match opts.format {
+        InputFormat::Jsonl => Ok(Records {
+            headers: Vec::new(),
+            iter: Box::new(JsonlRecords::new(source, name, &opts.text_field)),
+        }),
+        InputFormat::Text => Ok(Records {
+            headers: Vec::new(),
+            iter: Box::new(TextRecords::new(source, name)),
+        }),
+        InputFormat::Csv | InputFormat::Tsv => {
+            let delim = if opts.format == InputFormat::Csv {
+                b','
+            } else {
+                b'\t'
+            };
+            let r = CsvRecords::new(source, name, delim, &opts.text_column)?;
+            Ok(Records {
+                headers: r.headers.clone(),
+                iter: Box::new(r),
+            })
+        }
+    }
+}

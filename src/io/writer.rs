@@ -1,0 +1,122 @@
+//! What every writer shares: the added output columns, the output object of a record, the
+//! [`RecordWriter`] trait and byte counting for checkpoints.
+
+use std::io::Write;
+
+use serde_json::{Map, Value};
+
+use crate::error::Result;
+use crate::label::Label;
+use crate::prediction::Prediction;
+use crate::record::{Fields, Record};
+
+/// Names of the columns pantau adds to every output row.
+pub const OUTPUT_COLUMNS: [&str; 5] = [
+    "label",
+    "p_neutral",
+    "p_promotional",
+    "p_campaigning",
+    "error",
+];
+
+/// Renames an input column that would collide with an output column (`label` → `label_input`).
+pub(crate) fn input_name(name: &str) -> String {
+    if OUTPUT_COLUMNS.contains(&name) || name == "row" {
+        format!("{name}_input")
+    } else {
+        name.to_string()
+    }
+}
+
+/// Writes one output row per record.
+pub trait RecordWriter {
+    /// Writes `record` with its prediction, or with the reason it has none.
+    fn write(
+        &mut self,
+        record: &Record,
+        outcome: std::result::Result<&Prediction, &str>,
+    ) -> Result<()>;
+    /// Flushes buffered rows to the underlying file.
+    fn flush(&mut self) -> Result<()>;
+    /// Bytes handed to the underlying writer so far (for checkpoints).
+    fn bytes_written(&self) -> u64;
+    /// Column layout, when the format has one (CSV), so a resumed run can continue it.
+    fn columns(&self) -> Option<Vec<String>> {
+        None
+    }
+}
+
+/// Counts bytes on their way to the file.
+pub(crate) struct Counted<W> {
+    pub(crate) inner: W,
+    pub(crate) n: u64,
+}
+
+impl<W: Write> Write for Counted<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.n += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The output object for a record, shared by the JSONL and CSV writers.
+pub(crate) fn output_object(
+    record: &Record,
+    outcome: std::result::Result<&Prediction, &str>,
+    headers: &[String],
+) -> Map<String, Value> {
+    let mut obj = Map::new();
+    match &record.fields {
+        Fields::Object(m) => {
+            for (k, v) in m {
+                obj.insert(input_name(k), v.clone());
+            }
+        }
+        Fields::Columns(cells) => {
+            for (i, c) in cells.iter().enumerate() {
+                let key = headers
+                    .get(i)
+                    .map(|h| input_name(h))
+                    .unwrap_or_else(|| format!("extra_{}", i + 1));
+                obj.insert(key, Value::String(c.clone()));
+            }
+        }
+        Fields::Line(l) => {
+            obj.insert("row".into(), record.row.into());
+            obj.insert("text".into(), Value::String(l.clone()));
+        }
+        Fields::Raw(r) => {
+            obj.insert("row".into(), record.row.into());
+            obj.insert("raw".into(), Value::String(r.clone()));
+        }
+    }
+    match outcome {
+        Ok(p) => {
+            obj.insert("label".into(), Value::String(p.label.to_string()));
+            for l in Label::ALL {
+                obj.insert(format!("p_{l}"), json_prob(p.probability(l)));
+            }
+        }
+        Err(reason) => {
+            obj.insert("row".into(), record.row.into());
+            obj.insert("label".into(), Value::Null);
+            for l in Label::ALL {
+                obj.insert(format!("p_{l}"), Value::Null);
+            }
+            obj.insert("error".into(), Value::String(reason.into()));
+        }
+    }
+    obj
+}
+
+fn json_prob(p: f32) -> Value {
+    // Six decimals keep files small and are far below the model's own precision.
+    let rounded = (p as f64 * 1e6).round() / 1e6;
+    serde_json::Number::from_f64(rounded)
+        .map(Value::Number)
+        .unwrap_or(Value::Null)
+}

@@ -1,0 +1,200 @@
+//! The model's architecture sizes and label mapping, stored as `config.json`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::label::Label;
+use crate::text::normalize::NORMALIZATION_VERSION;
+
+/// The identifier written as `model_type` in `config.json`.
+pub const MODEL_TYPE: &str = "pantau-encoder";
+
+/// Architecture sizes and label mapping, stored as `config.json` (Hugging Face style).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Config {
+    pub model_type: String,
+    pub vocab_size: usize,
+    pub hidden_size: usize,
+    pub num_hidden_layers: usize,
+    pub num_attention_heads: usize,
+    pub intermediate_size: usize,
+    /// Longest input in tokens, special tokens included; longer inputs are truncated.
+    pub max_position_embeddings: usize,
+    #[serde(default = "default_dropout")]
+    pub hidden_dropout_prob: f32,
+    #[serde(default = "default_eps")]
+    pub layer_norm_eps: f64,
+    #[serde(default)]
+    pub pad_token_id: u32,
+    pub id2label: BTreeMap<String, String>,
+    pub label2id: BTreeMap<String, usize>,
+    /// Version of [`crate::text::normalize::normalize`] the model was trained with.
+    pub normalization_version: u32,
+    /// Storage type of `model.safetensors` ("float16" or "float32").
+    #[serde(default = "default_dtype")]
+    pub torch_dtype: String,
+}
+
+fn default_dropout() -> f32 {
+    0.1
+}
+fn default_eps() -> f64 {
+    1e-5
+}
+fn default_dtype() -> String {
+    "float32".into()
+}
+
+impl Config {
+    /// A config with pantau's labels and the current normalization version.
+    pub fn new(
+        vocab_size: usize,
+        hidden_size: usize,
+        num_hidden_layers: usize,
+        num_attention_heads: usize,
+        intermediate_size: usize,
+        max_position_embeddings: usize,
+    ) -> Self {
+        Config {
+            model_type: MODEL_TYPE.into(),
+            vocab_size,
+            hidden_size,
+            num_hidden_layers,
+            num_attention_heads,
+            intermediate_size,
+            max_position_embeddings,
+            hidden_dropout_prob: default_dropout(),
+            layer_norm_eps: default_eps(),
+            pad_token_id: 0,
+            id2label: Label::ALL
+                .iter()
+                .map(|l| (l.index().to_string(), l.as_str().to_string()))
+                .collect(),
+            label2id: Label::ALL
+                .iter()
+                .map(|l| (l.as_str().to_string(), l.index()))
+                .collect(),
+            normalization_version: NORMALIZATION_VERSION,
+            torch_dtype: "float16".into(),
+        }
+    }
+
+    /// Checks the sizes and labels; the error says which field is wrong.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        if self.hidden_size == 0 || self.num_attention_heads == 0 {
+            return Err("hidden_size and num_attention_heads must be positive".into());
+        }
+        if !self.hidden_size.is_multiple_of(self.num_attention_heads) {
+            return Err(format!(
+                "hidden_size {} is not divisible by num_attention_heads {}",
+                self.hidden_size, self.num_attention_heads
+            ));
+        }
+        if self.max_position_embeddings < 2 {
+            return Err("max_position_embeddings must be at least 2".into());
+        }
+        if self.vocab_size == 0 || self.intermediate_size == 0 {
+            return Err("vocab_size and intermediate_size must be positive".into());
+        }
+        if self.id2label.len() != Label::ALL.len() {
+            return Err(format!(
+                "id2label has {} labels, pantau needs exactly 3 (neutral, promotional, campaigning)",
+                self.id2label.len()
+            ));
+        }
+        for l in Label::ALL {
+            let name = self.id2label.get(&l.index().to_string()).ok_or_else(|| {
+                format!(
+                    "id2label lacks id {} (expected {:?})",
+                    l.index(),
+                    l.as_str()
+                )
+            })?;
+            let parsed: Label = name
+                .parse()
+                .map_err(|_| format!("id2label[{}] = {name:?} is not a pantau label", l.index()))?;
+            if parsed != l {
+                return Err(format!(
+                    "id2label[{}] = {name:?}, expected {:?}: pantau's label order is neutral, promotional, campaigning",
+                    l.index(),
+                    l.as_str()
+                ));
+            }
+        }
+        for (name, id) in &self.label2id {
+            let l: Label = name
+                .parse()
+                .map_err(|_| format!("label2id has unknown label {name:?}"))?;
+            if l.index() != *id {
+                return Err(format!("label2id[{name:?}] = {id}, expected {}", l.index()));
+            }
+        }
+        if self.normalization_version != NORMALIZATION_VERSION {
+            return Err(format!(
+                "normalization_version {} differs from this pantau's {NORMALIZATION_VERSION}: retrain the model with this version",
+                self.normalization_version
+            ));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn head_dim(&self) -> usize {
+        self.hidden_size / self.num_attention_heads
+    }
+
+    /// Parameters in the model.
+    pub fn num_parameters(&self) -> usize {
+        let (d, f, v, l) = (
+            self.hidden_size,
+            self.intermediate_size,
+            self.vocab_size,
+            self.max_position_embeddings,
+        );
+        let layer = 2 * 2 * d + (3 * d * d + 3 * d) + (d * d + d) + (d * f + f) + (f * d + d);
+        v * d + l * d + self.num_hidden_layers * layer + 2 * d + 3 * d + 3
+    }
+
+    /// Multiply-adds ×2 per token for a sequence of `seq_len` tokens (matmuls only; softmax,
+    /// norms and activations add well under 1%).
+    pub fn flops_per_token(&self, seq_len: usize) -> f64 {
+        let (d, f) = (self.hidden_size as f64, self.intermediate_size as f64);
+        let t = seq_len as f64;
+        let per_layer = 2.0 * (3.0 * d * d + d * d + 2.0 * d * f) + 2.0 * 2.0 * t * d;
+        self.num_hidden_layers as f64 * per_layer + 2.0 * d * 3.0 / t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny_config() -> Config {
+        Config::new(50, 16, 2, 4, 32, 12)
+    }
+
+    #[test]
+    fn config_round_trips_and_validates() {
+        let c = tiny_config();
+        let json = serde_json::to_string(&c).unwrap();
+        let back: Config = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, c);
+        assert!(c.validate().is_ok());
+        let mut bad = c.clone();
+        bad.num_attention_heads = 3;
+        assert!(bad.validate().unwrap_err().contains("divisible"));
+        let mut bad = c.clone();
+        bad.id2label.insert("1".into(), "campaigning".into());
+        assert!(bad.validate().unwrap_err().contains("id2label[1]"));
+        let mut bad = c;
+        bad.id2label.insert("3".into(), "other".into());
+        assert!(bad.validate().unwrap_err().contains("exactly 3"));
+    }
+
+    #[test]
+    fn flops_per_token_grows_with_sequence_length() {
+        let c = tiny_config();
+        assert!(c.flops_per_token(64) > c.flops_per_token(8));
+        assert!(c.flops_per_token(8) > 0.0);
+    }
+}

@@ -1,0 +1,367 @@
+//! The kernels proper, on slices. `dispatch!` compiles each body twice (baseline and AVX2+FMA)
+//! and picks at run time; bodies only use plain arithmetic so both versions agree to rounding.
+
+macro_rules! dispatch {
+    ($(#[$m:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
+        $(#[$m])*
+        pub(super) fn $name($($arg: $ty),*) {
+            #[inline(always)]
+            #[allow(unused)]
+            fn body<const FMA: bool>($($arg: $ty),*) $body
+
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2,fma")]
+                fn avx2($($arg: $ty),*) {
+                    body::<true>($($arg),*)
+                }
+                if std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+                {
+                    // SAFETY: the running CPU has the features `avx2` was compiled for.
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            body::<false>($($arg),*)
+        }
+    };
+}
+
+const LANES: usize = 8;
+
+/// `a·b + c`, fused where the body was compiled with FMA (a libm call otherwise, so only then).
+#[inline(always)]
+fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
+    if FMA {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
+}
+
+/// Sum with independent lane accumulators, so it vectorizes.
+#[inline(always)]
+fn sum(xs: &[f32]) -> f32 {
+    let mut acc = [0f32; LANES];
+    let chunks = xs.chunks_exact(LANES);
+    let tail: f32 = chunks.remainder().iter().sum();
+    for c in chunks {
+        for (a, x) in acc.iter_mut().zip(c) {
+            *a += x;
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+#[inline(always)]
+fn max(xs: &[f32]) -> f32 {
+    let mut acc = [f32::NEG_INFINITY; LANES];
+    let chunks = xs.chunks_exact(LANES);
+    let tail = chunks
+        .remainder()
+        .iter()
+        .fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+    for c in chunks {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a = a.max(x);
+        }
+    }
+    acc.iter().fold(tail, |m, &x| m.max(x))
+}
+
+/// e^x for x ≤ 88, relative error ~2e-7: x = n·ln2 + r with |r| ≤ ln2/2, e^r by its degree-6
+/// Taylor polynomial, 2^n built in the exponent bits. Branch-free so it vectorizes.
+#[inline(always)]
+pub(super) fn exp(x: f32) -> f32 {
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    let x = x.clamp(-87.0, 88.0);
+    let n = (x * std::f32::consts::LOG2_E + 0.5).floor();
+    let r = x - n * LN2_HI - n * LN2_LO;
+    let p = 1.0 / 720.0;
+    let p = p * r + 1.0 / 120.0;
+    let p = p * r + 1.0 / 24.0;
+    let p = p * r + 1.0 / 6.0;
+    let p = p * r + 0.5;
+    let p = p * r + 1.0;
+    let p = p * r + 1.0;
+    p * f32::from_bits(((n as i32 + 127) << 23) as u32)
+}
+
+/// erf(x) with absolute error below 2e-7 (Abramowitz & Stegun 7.1.26).
+#[inline(always)]
+pub(super) fn erf(x: f32) -> f32 {
+    let a = x.abs();
+    let t = 1.0 / (1.0 + 0.327_591_1 * a);
+    let poly = ((((1.061_405_4 * t - 1.453_152_1) * t + 1.421_413_7) * t - 0.284_496_74) * t
+        + 0.254_829_6)
+        * t;
+    (1.0 - poly * exp(-a * a)).copysign(x)
+}
+
+dispatch! {
+    /// Row-wise LayerNorm (two-pass variance).
+    fn layer_norm(xs: &[f32], w: &[f32], b: &[f32], eps: f32, out: &mut [f32]) {
+        let d = w.len();
+        for (row, o) in xs.chunks_exact(d).zip(out.chunks_exact_mut(d)) {
+            let mean = sum(row) / d as f32;
+            for (o, x) in o.iter_mut().zip(row) {
+                *o = x - mean;
+            }
+            let mut sq = [0f32; LANES];
+            for c in o.chunks_exact(LANES) {
+                for (a, x) in sq.iter_mut().zip(c) {
+                    *a += x * x;
+                }
+            }
+            let tail: f32 = o.chunks_exact(LANES).remainder().iter().map(|x| x * x).sum();
+            let var = (sq.iter().sum::<f32>() + tail) / d as f32;
+            let inv = 1.0 / (var + eps).sqrt();
+            for ((o, w), b) in o.iter_mut().zip(w).zip(b) {
+                *o = *o * inv * w + b;
+            }
+        }
+    }
+}
+
+dispatch! {
+    fn bias(xs: &mut [f32], bias: &[f32]) {
+        for row in xs.chunks_exact_mut(bias.len()) {
+            for (x, b) in row.iter_mut().zip(bias) {
+                *x += b;
+            }
+        }
+    }
+}
+
+/// GELU in its erf form, like the trained model; inlined into its callers' vector code.
+#[inline(always)]
+pub(super) fn gelu_inline(xs: &mut [f32]) {
+    for x in xs {
+        *x = 0.5 * *x * (1.0 + erf(*x * std::f32::consts::FRAC_1_SQRT_2));
+    }
+}
+
+dispatch! {
+    /// `x = gelu(x + bias)`.
+    fn bias_gelu(xs: &mut [f32], bias: &[f32]) {
+        for row in xs.chunks_exact_mut(bias.len()) {
+            for (x, b) in row.iter_mut().zip(bias) {
+                *x += b;
+            }
+            gelu_inline(row);
+        }
+    }
+}
+
+dispatch! {
+    fn bias_residual(xs: &mut [f32], bias: &[f32], residual: &[f32]) {
+        let d = bias.len();
+        for (row, res) in xs.chunks_exact_mut(d).zip(residual.chunks_exact(d)) {
+            for ((x, b), r) in row.iter_mut().zip(bias).zip(res) {
+                *x += b + r;
+            }
+        }
+    }
+}
+
+/// Query rows handled together, so each key or value vector loaded serves this many rows.
+const TILE: usize = 4;
+
+/// Scores of `R` queries against the keys `kt` (`hd × n8`, transposed, zero-padded to a
+/// multiple of 8 columns), into `s` (`R × n8`). Each 8-key block accumulates in registers.
+#[inline(always)]
+fn scores_tile<const R: usize, const FMA: bool>(
+    q: [&[f32]; R],
+    kt: &[f32],
+    n8: usize,
+    scale: f32,
+    s: &mut [f32],
+) {
+    let hd = q[0].len();
+    for jb in (0..n8).step_by(LANES) {
+        let mut acc = [[0f32; LANES]; R];
+        for c in 0..hd {
+            let k = &kt[c * n8 + jb..c * n8 + jb + LANES];
+            for (acc, q) in acc.iter_mut().zip(&q) {
+                let qc = q[c];
+                for (a, &k) in acc.iter_mut().zip(k) {
+                    *a = madd::<FMA>(qc, k, *a);
+                }
+            }
+        }
+        for (r, acc) in acc.iter().enumerate() {
+            for (s, a) in s[r * n8 + jb..r * n8 + jb + LANES].iter_mut().zip(acc) {
+                *s = a * scale;
+            }
+        }
+    }
+}
+
+/// In-place softmax of `s[..n]`.
+#[inline(always)]
+fn softmax(s: &mut [f32]) {
+    let top = max(s);
+    for x in s.iter_mut() {
+        *x = exp(*x - top);
+    }
+    let inv = 1.0 / sum(s);
+    for x in s.iter_mut() {
+        *x *= inv;
+    }
+}
+
+/// `out[r] = Σ_j p[r][j] · v[j]` for `R` rows, 8 output columns at a time in registers.
+#[inline(always)]
+fn mix_tile<const R: usize, const FMA: bool>(
+    p: &[f32],
+    n8: usize,
+    n: usize,
+    v: &[f32],
+    out: [&mut [f32]; R],
+) {
+    let hd = out[0].len();
+    let mut out = out;
+    for cb in (0..hd).step_by(LANES) {
+        let mut acc = [[0f32; LANES]; R];
+        for j in 0..n {
+            let vj = &v[j * hd + cb..j * hd + cb + LANES];
+            for (r, acc) in acc.iter_mut().enumerate() {
+                let pj = p[r * n8 + j];
+                for (a, &x) in acc.iter_mut().zip(vj) {
+                    *a = madd::<FMA>(pj, x, *a);
+                }
+            }
+        }
+        for (o, acc) in out.iter_mut().zip(&acc) {
+            o[cb..cb + LANES].copy_from_slice(acc);
+        }
+    }
+}
+
+dispatch! {
+    /// Scaled dot-product attention per sequence and head over the unmasked tokens only;
+    /// queries go `TILE` at a time through register-blocked score and mixing loops.
+    fn attention(qkv: &[f32], mask: &[f32], out: &mut [f32], t: usize, heads: usize) {
+        let d = out.len() / mask.len().max(1);
+        let hd = d / heads;
+        if !hd.is_multiple_of(LANES) {
+            return attention_plain(qkv, mask, out, t, heads);
+        }
+        let scale = 1.0 / (hd as f32).sqrt();
+        let n8max = t.div_ceil(LANES) * LANES;
+        let mut keys = Vec::with_capacity(t);
+        let mut kt = vec![0f32; hd * n8max];
+        let mut v = vec![0f32; t * hd];
+        let mut p = vec![0f32; TILE * n8max];
+        for ((seq, m), ctx) in qkv
+            .chunks_exact(t * 3 * d)
+            .zip(mask.chunks_exact(t))
+            .zip(out.chunks_exact_mut(t * d))
+        {
+            keys.clear();
+            keys.extend((0..t).filter(|&j| m[j] != 0.0));
+            let n = keys.len();
+            let n8 = n.div_ceil(LANES) * LANES;
+            let row = |j: usize| &seq[j * 3 * d..(j + 1) * 3 * d];
+            for h in 0..heads {
+                let (qo, ko, vo) = (h * hd, d + h * hd, 2 * d + h * hd);
+                kt[..hd * n8].fill(0.0);
+                for (jj, &j) in keys.iter().enumerate() {
+                    for (c, &kc) in row(j)[ko..ko + hd].iter().enumerate() {
+                        kt[c * n8 + jj] = kc;
+                    }
+                    v[jj * hd..(jj + 1) * hd].copy_from_slice(&row(j)[vo..vo + hd]);
+                }
+                let mut tiles = keys.chunks_exact(TILE);
+                for tile in tiles.by_ref() {
+                    let tile: [usize; TILE] = std::array::from_fn(|r| tile[r]);
+                    let q = tile.map(|i| &row(i)[qo..qo + hd]);
+                    scores_tile::<TILE, FMA>(q, &kt, n8, scale, &mut p);
+                    for r in 0..TILE {
+                        softmax(&mut p[r * n8..r * n8 + n]);
+                    }
+                    let ranges = tile.map(|i| i * d + qo..i * d + qo + hd);
+                    // The tile's rows are distinct tokens, so their slices are disjoint.
+                    let outs = ctx.get_disjoint_mut(ranges).expect("distinct rows");
+                    mix_tile::<TILE, FMA>(&p, n8, n, &v, outs);
+                }
+                for &i in tiles.remainder() {
+                    scores_tile::<1, FMA>([&row(i)[qo..qo + hd]], &kt, n8, scale, &mut p);
+                    softmax(&mut p[..n]);
+                    mix_tile::<1, FMA>(&p, n8, n, &v, [&mut ctx[i * d + qo..i * d + qo + hd]]);
+                }
+            }
+        }
+    }
+}
+
+/// The same attention with plain loops, for head sizes that are not a multiple of 8.
+fn attention_plain(qkv: &[f32], mask: &[f32], out: &mut [f32], t: usize, heads: usize) {
+    let d = out.len() / mask.len().max(1);
+    let hd = d / heads;
+    let scale = 1.0 / (hd as f32).sqrt();
+    let mut keys = Vec::with_capacity(t);
+    let mut s = vec![0f32; t];
+    for ((seq, m), ctx) in qkv
+        .chunks_exact(t * 3 * d)
+        .zip(mask.chunks_exact(t))
+        .zip(out.chunks_exact_mut(t * d))
+    {
+        keys.clear();
+        keys.extend((0..t).filter(|&j| m[j] != 0.0));
+        let n = keys.len();
+        for h in 0..heads {
+            for &i in &keys {
+                let q = &seq[i * 3 * d + h * hd..][..hd];
+                for (s, &j) in s.iter_mut().zip(&keys) {
+                    let k = &seq[j * 3 * d + d + h * hd..][..hd];
+                    *s = q.iter().zip(k).map(|(a, b)| a * b).sum::<f32>() * scale;
+                }
+                softmax(&mut s[..n]);
+                let o = &mut ctx[i * d + h * hd..][..hd];
+                for (&p, &j) in s.iter().zip(&keys) {
+                    let vj = &seq[j * 3 * d + 2 * d + h * hd..][..hd];
+                    o.iter_mut().zip(vj).for_each(|(o, x)| *o += p * x);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::kernels::simd;
+
+    #[test]
+    fn exp_matches_std_across_the_softmax_range() {
+        let mut worst = 0f32;
+        for i in 0..=20_000 {
+            let x = -87.0 + i as f32 * (87.0 + 10.0) / 20_000.0;
+            let rel = ((simd::exp(x) - x.exp()) / x.exp()).abs();
+            worst = worst.max(rel);
+        }
+        assert!(worst < 5e-7, "worst relative error {worst}");
+        assert_eq!(simd::exp(-1e9), simd::exp(-87.0));
+    }
+
+    #[test]
+    fn erf_matches_reference_values() {
+        // erf at a few points, to 7 digits (standard tables).
+        for (x, want) in [
+            (0.0f32, 0.0f32),
+            (0.1, 0.112_462_9),
+            (0.5, 0.520_499_9),
+            (1.0, 0.842_700_8),
+            (2.0, 0.995_322_3),
+            (-1.5, -0.966_105_1),
+            (4.0, 0.999_999_98),
+        ] {
+            assert!(
+                (simd::erf(x) - want).abs() < 3e-7,
+                "erf({x}) = {}",
+                simd::erf(x)
+            );
+        }
+    }
+}

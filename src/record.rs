@@ -1,0 +1,36 @@
+//! One input row as the readers produce it and the writers repeat it: shared by the readers and
+//! writers of `io` and the streaming driver of `classify`, below both.
+
+use serde_json::{Map, Value};
+
+/// The input fields of one row, kept so the output can repeat them.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Fields {
+    /// A JSON object (JSONL input).
+    Object(Map<String, Value>),
+    /// CSV/TSV cells in header order.
+    Columns(Vec<String>),
+    /// A plain-text line.
+    Line(String),
+    /// A row that could not be parsed, as (lossily decoded) text.
+    Raw(String),
+}
+
+/// One input row.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Record {
+    /// 1-based row number: the line for JSONL and text, the data record (header excluded) for CSV/TSV.
+    pub row: u64,
+    pub fields: Fields,
+    /// The text to classify, or why there is none.
+    pub text: std::result::Result<String, String>,
+}
+
+/// A record's text: `s`, or the reason "empty text" when it is blank.
+pub(crate) fn non_empty(s: String) -> std::result::Result<String, String> {
+    if s.trim().is_empty() {
+        Err("empty text".into())
+    } else {
+        Ok(s)
+    }
+}

@@ -1,0 +1,84 @@
+//! The model card (`README.md`) written into every trained model directory.
+
+use crate::model::config::Config;
+use crate::train::report::TrainReport;
+
+/// The marker after which `pantau eval --update-card` writes test metrics.
+pub const CARD_EVAL_MARKER: &str = "<!-- pantau:eval -->";
+
+pub(super) fn model_card(cfg: &Config, report: &TrainReport) -> String {
+    let c = &report.config;
+    let dev = report
+        .best_dev
+        .as_ref()
+        .map(|d| {
+            format!(
+                "dev accuracy {:.4}, dev macro-F1 {:.4} (epoch {})",
+                d.accuracy, d.macro_f1, report.best_epoch
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "# pantau model\n\n\
+         A {layers}-layer pre-LN transformer encoder (hidden {d}, {heads} heads, FFN {ff}, max {len} tokens, \
+         vocabulary {vocab}) with mean pooling and a 3-way head: neutral, promotional, campaigning.\n\
+         {params} parameters, stored as float16 ({mb:.1} MB of weights).\n\n\
+         ## Training\n\n\
+         {command}\
+         {init}\
+         {pretrain}\
+         {train} training and {devn} dev examples; seed {seed}, {epochs} epochs max (early stopping, patience {pat}), \
+         batch {bs} (length-bucketed), AdamW lr {lr} (warmup {wu}, linear decay), weight decay {wd}, \
+         dropout {dp}, token dropout {td}, label smoothing {ls}, weight average (EMA) decay {ema}, \
+         gradient clip {clip}, class weights {cw}. Best {dev}.\n\
+         Per-epoch numbers are in `training.json`.\n\n\
+         ## Evaluation\n\n{marker}\n",
+        command = c
+            .command
+            .as_deref()
+            .map(|cmd| format!("```sh\n{cmd}\n```\n\n"))
+            .unwrap_or_default(),
+        init = c
+            .init
+            .as_deref()
+            .map(|m| format!("Fine-tuned from `{m}`. "))
+            .unwrap_or_default(),
+        pretrain = if c.pretrain_epochs() > 0 {
+            format!(
+                "Encoder pretrained as a masked language model for {} epochs on the training text{}. ",
+                c.pretrain_epochs(),
+                if report.unlabeled_texts > 0 {
+                    format!(" and {} unlabeled posts", report.unlabeled_texts)
+                } else {
+                    String::new()
+                }
+            )
+        } else {
+            String::new()
+        },
+        layers = cfg.num_hidden_layers,
+        d = cfg.hidden_size,
+        heads = cfg.num_attention_heads,
+        ff = cfg.intermediate_size,
+        len = cfg.max_position_embeddings,
+        vocab = cfg.vocab_size,
+        params = cfg.num_parameters(),
+        mb = cfg.num_parameters() as f64 * 2.0 / 1e6,
+        train = report.train_examples,
+        devn = report.dev_examples,
+        seed = c.seed,
+        epochs = c.epochs,
+        pat = c.patience,
+        bs = c.batch_size,
+        lr = c.learning_rate,
+        wu = c.warmup_ratio,
+        wd = c.weight_decay,
+        dp = c.dropout,
+        td = c.token_dropout,
+        ls = c.label_smoothing,
+        ema = c.ema_decay,
+        clip = c.max_grad_norm,
+        cw = c.class_weights,
+        marker = CARD_EVAL_MARKER,
+    )
+}
