@@ -5,12 +5,16 @@ use serde::Serialize;
 use crate::label::Label;
 
 /// The model's verdict on one post.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Prediction {
     /// The most probable label.
     pub label: Label,
     /// Probabilities in [`Label::ALL`] order; they sum to 1.
     pub probabilities: [f32; 3],
+    /// Names of the registered election participants the post mentions, in order of first mention
+    /// (see [`crate::text::participants`]); empty when none, or when the prediction was made from
+    /// token ids alone.
+    pub participants: Vec<String>,
 }
 
 impl Prediction {
@@ -25,6 +29,7 @@ impl Prediction {
         Prediction {
             label: Label::ALL[best],
             probabilities,
+            participants: Vec::new(),
         }
     }
 

@@ -300,3 +300,44 @@ fn pretraining_needs_a_mask_token() {
     assert!(err.contains("[MASK]"), "{err}");
     assert!(!tmp.path().join("m").exists());
 }
+
+#[test]
+fn background_rows_train_with_their_own_registry_and_the_model_marks_participants() {
+    use pantau::text::participants::Registry;
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("m");
+    let mut data = slice();
+    // A past race's candidate, registered only for the background rows.
+    let history = Registry::from_reader(
+        &b"name,kind,aliases\nOld Candidate,person,pak lama\n"[..],
+        "h.csv",
+        b',',
+    )
+    .unwrap();
+    data.registry = Registry::builtin().clone();
+    data.background_registry = Registry::builtin().clone();
+    data.background_registry.extend(&history);
+    data.background = (0..40)
+        .map(|i| Example {
+            text: format!("pak lama hebat sekali, kerja nyata nomor {i}"),
+            label: Label::Promotional,
+            kind: None,
+        })
+        .collect();
+    let mut cfg = tiny_config(3);
+    cfg.epochs = 1;
+    let report = train(&cfg, &data, &out, &Device::Cpu, |_| {}).unwrap();
+    assert_eq!(
+        report.train_examples, 340,
+        "300 rows plus 40 background rows"
+    );
+    let clf = Classifier::load_dir(&out, &Device::Cpu).unwrap();
+    assert!(clf.marks_participants());
+    // The role tokens are whole tokens of the learned vocabulary.
+    let ids = clf.encode("Pak Prabowo").unwrap();
+    assert_eq!(ids.len(), 4, "[CLS] bapak [calon] [SEP]: {ids:?}");
+    assert_eq!(
+        clf.classify("Pak Prabowo hebat").unwrap().participants,
+        ["Prabowo Subianto"]
+    );
+}

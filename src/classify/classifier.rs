@@ -1,6 +1,7 @@
 //! Loading a model directory and classifying posts with it.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use candle_core::Device;
 use rayon::prelude::*;
@@ -13,7 +14,7 @@ use crate::model::encoder::EncoderClassifier;
 use crate::model::load::{existing, load_weights, read_config};
 use crate::model::tensors::{pad_batch, probabilities};
 use crate::prediction::Prediction;
-use crate::text::normalize::normalize;
+use crate::text::participants::{prepare, Marked, Registry, MARKING_VERSION};
 use crate::text::tokenizer::TextEncoder;
 
 /// A loaded model: normalizer, tokenizer and encoder classifier on one device.
@@ -35,6 +36,7 @@ pub struct Classifier {
     device: Device,
     dir: PathBuf,
     batching: BatchOptions,
+    registry: Arc<Registry>,
 }
 
 impl Classifier {
@@ -69,6 +71,7 @@ impl Classifier {
             device: device.clone(),
             dir: dir.to_path_buf(),
             batching: BatchOptions::for_device(device),
+            registry: Arc::new(Registry::builtin().clone()),
         })
     }
 
@@ -86,7 +89,38 @@ impl Classifier {
             device,
             dir,
             batching,
+            registry: Arc::new(Registry::builtin().clone()),
         }
+    }
+
+    /// Uses `registry` instead of the shipped one (see [`Registry::builtin`]) to find participants:
+    /// an analyst's race is monitored without retraining.
+    pub fn with_registry(mut self, registry: Registry) -> Self {
+        self.registry = Arc::new(registry);
+        self
+    }
+
+    /// The participant registry in use.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Whether the model reads registered mentions as role tokens (models trained with
+    /// `normalization_version` 2 and later); older models read names as they are, and the
+    /// registry then only fills [`Prediction::participants`].
+    pub fn marks_participants(&self) -> bool {
+        self.model.config().normalization_version >= MARKING_VERSION
+    }
+
+    /// Normalizes one post and marks its participants: what the tokenizer sees.
+    pub fn prepare(&self, text: &str) -> Marked {
+        prepare(text, &self.registry, self.marks_participants())
+    }
+
+    /// Display names of participants by registry index.
+    pub fn participant_names(&self, indices: &[usize]) -> Vec<String> {
+        let all = self.registry.participants();
+        indices.iter().map(|&i| all[i].name.clone()).collect()
     }
 
     /// Changes how inputs are grouped into batches.
@@ -122,23 +156,31 @@ impl Classifier {
 
     /// Normalizes and tokenizes one post.
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
-        self.encoder.encode(&normalize(text))
+        self.encoder.encode(&self.prepare(text).text)
     }
 
     /// Classifies one post.
     pub fn classify(&self, text: &str) -> Result<Prediction> {
-        let ids = self.encode(text)?;
-        Ok(self.predict_batch(&[&ids])?[0])
+        Ok(self.classify_batch(&[text])?.remove(0))
     }
 
     /// Classifies many posts; the result is in input order. Tokenization and batches run in parallel
     /// on the current rayon pool.
     pub fn classify_batch<S: AsRef<str> + Sync>(&self, texts: &[S]) -> Result<Vec<Prediction>> {
-        let ids = texts
+        let (ids, mentions): (Vec<Vec<u32>>, Vec<Vec<usize>>) = texts
             .par_iter()
-            .map(|t| self.encode(t.as_ref()))
-            .collect::<Result<Vec<_>>>()?;
-        self.predict_ids(&ids)
+            .map(|t| {
+                let prepared = self.prepare(t.as_ref());
+                Ok((self.encoder.encode(&prepared.text)?, prepared.participants))
+            })
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .unzip();
+        let mut preds = self.predict_ids(&ids)?;
+        for (p, m) in preds.iter_mut().zip(&mentions) {
+            p.participants = self.participant_names(m);
+        }
+        Ok(preds)
     }
 
     /// Classifies already tokenized posts: sorts them by length, cuts token-budget batches, runs them

@@ -11,7 +11,6 @@ use crate::error::Result;
 use crate::io::writer::RecordWriter;
 use crate::prediction::Prediction;
 use crate::record::Record;
-use crate::text::normalize::normalize;
 
 /// Settings of a bulk run.
 #[derive(Clone, Copy, Debug)]
@@ -85,12 +84,12 @@ where
     let window = opts.window.max(1);
     while records.peek().is_some() {
         let chunk: Vec<Record> = records.by_ref().take(window).collect::<Result<_>>()?;
-        let encoded: Vec<std::result::Result<Vec<u32>, String>> = chunk
+        let encoded: Vec<std::result::Result<(Vec<u32>, Vec<usize>), String>> = chunk
             .par_iter()
             .map(|r| match &r.text {
                 Ok(t) => {
-                    let normalized = normalize(t);
-                    if normalized.is_empty() {
+                    let prepared = classifier.prepare(t);
+                    if prepared.text.is_empty() {
                         Err(
                             "empty text (nothing left after removing control characters)"
                                 .to_string(),
@@ -98,7 +97,8 @@ where
                     } else {
                         classifier
                             .encoder()
-                            .encode(&normalized)
+                            .encode(&prepared.text)
+                            .map(|ids| (ids, prepared.participants))
                             .map_err(|e| e.to_string())
                     }
                 }
@@ -108,11 +108,14 @@ where
         let ok_idx: Vec<usize> = (0..chunk.len()).filter(|&i| encoded[i].is_ok()).collect();
         let ids: Vec<Vec<u32>> = ok_idx
             .iter()
-            .map(|&i| encoded[i].as_ref().expect("filtered").clone())
+            .map(|&i| encoded[i].as_ref().expect("filtered").0.clone())
             .collect();
         let preds = classifier.predict_ids(&ids)?;
         let mut pred_of: Vec<Option<Prediction>> = vec![None; chunk.len()];
-        for (&i, p) in ok_idx.iter().zip(preds) {
+        for (&i, mut p) in ok_idx.iter().zip(preds) {
+            if let Ok((_, mentions)) = &encoded[i] {
+                p.participants = classifier.participant_names(mentions);
+            }
             pred_of[i] = Some(p);
         }
         for (i, rec) in chunk.iter().enumerate() {

@@ -1,10 +1,11 @@
 //! What several subcommands share: the model, device and thread flags, and loading the model.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
+use pantau::text::participants::Registry;
 use pantau::{parse_device, Classifier};
 
 #[derive(Args)]
@@ -18,6 +19,36 @@ pub struct Common {
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    #[command(flatten)]
+    pub participants: ParticipantArgs,
+}
+
+/// Who is running: the shipped registry, extended or replaced by an analyst's files.
+#[derive(Args, Clone, Debug, Default)]
+pub struct ParticipantArgs {
+    /// Participant file (CSV/TSV with name, kind person/pair/party, and optionally aliases, race,
+    /// region, number, party; format in data/README.md) that extends the shipped registry: its
+    /// names win on a clash. Repeatable.
+    #[arg(long = "participants", value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Use only the --participants files, not the shipped registry of 2024 participants.
+    #[arg(long = "only-participants", requires = "files")]
+    pub only: bool,
+}
+
+impl ParticipantArgs {
+    /// The registry these flags describe.
+    pub fn registry(&self) -> Result<Registry> {
+        let mut reg = if self.only {
+            Registry::empty()
+        } else {
+            Registry::builtin().clone()
+        };
+        for f in &self.files {
+            reg.extend(&Registry::from_path(f)?);
+        }
+        Ok(reg)
+    }
 }
 
 /// The shipped model: `$PANTAU_MODEL`, else `models/pantau-small` under the current directory, else the
@@ -58,12 +89,44 @@ pub fn load(common: &Common) -> Result<Classifier> {
     set_threads(common.threads)?;
     let device = parse_device(&common.device)?;
     let model = common.model.clone().unwrap_or_else(default_model);
-    Ok(Classifier::load(&model, &device)?)
+    let registry = common.participants.registry()?;
+    Ok(Classifier::load(&model, &device)?.with_registry(registry))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn participant_files_extend_or_replace_the_shipped_registry() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("mine.csv");
+        std::fs::write(&f, "name,kind,aliases\nSiti Rahma,person,bu siti rahma\n").unwrap();
+        let builtin = Registry::builtin().len();
+        let extended = ParticipantArgs {
+            files: vec![f.clone()],
+            only: false,
+        };
+        assert_eq!(extended.registry().unwrap().len(), builtin + 1);
+        let only = ParticipantArgs {
+            files: vec![f],
+            only: true,
+        };
+        assert_eq!(only.registry().unwrap().len(), 1);
+        assert_eq!(
+            ParticipantArgs::default().registry().unwrap().len(),
+            builtin
+        );
+        let missing = ParticipantArgs {
+            files: vec![dir.path().join("nope.csv")],
+            only: false,
+        };
+        assert!(missing
+            .registry()
+            .unwrap_err()
+            .to_string()
+            .contains("nope.csv"));
+    }
 
     #[test]
     fn zero_threads_are_rejected_and_none_leaves_the_pool_alone() {

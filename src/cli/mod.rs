@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 pub mod classify;
 pub mod common;
+pub mod corpora;
 pub mod eval;
 pub mod info;
 pub mod normalize;
@@ -37,6 +38,8 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Print each post's normalized text, one line per input row (what the tokenizer sees).
     Normalize(normalize::NormalizeArgs),
+    /// Print the rows of the real corpora as pantau trains and measures on them (JSONL).
+    Corpora(corpora::CorporaArgs),
 }
 
 /// Runs the parsed command; the exit code is 0 unless a subcommand chooses another
@@ -48,6 +51,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Train(a) => train::run(a).map(|_| ExitCode::SUCCESS),
         Command::Eval(a) => eval::run(a).map(|_| ExitCode::SUCCESS),
         Command::Normalize(a) => normalize::run(a).map(|_| ExitCode::SUCCESS),
+        Command::Corpora(a) => corpora::run(a).map(|_| ExitCode::SUCCESS),
     }
 }
 

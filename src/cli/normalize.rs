@@ -8,7 +8,9 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use pantau::io::{read_records, sniff, InputFormat, InputOptions};
-use pantau::text::normalize::normalize;
+use pantau::text::participants::prepare;
+
+use crate::cli::common::ParticipantArgs;
 
 #[derive(Args)]
 pub struct NormalizeArgs {
@@ -17,10 +19,21 @@ pub struct NormalizeArgs {
     /// JSONL field holding the post text.
     #[arg(long, default_value = "text")]
     pub text_field: String,
+    /// Print the text as models of normalization version 1 read it: participants not marked.
+    #[arg(long)]
+    pub no_marking: bool,
+    #[command(flatten)]
+    pub participants: ParticipantArgs,
 }
 
 pub fn run(a: NormalizeArgs) -> Result<()> {
-    let NormalizeArgs { input, text_field } = a;
+    let NormalizeArgs {
+        input,
+        text_field,
+        no_marking,
+        participants,
+    } = a;
+    let registry = participants.registry()?;
     let (source, name): (Box<dyn Read>, String) = match input
         .as_deref()
         .filter(|p| *p != Path::new("-"))
@@ -44,7 +57,11 @@ pub fn run(a: NormalizeArgs) -> Result<()> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for rec in read_records(buffered, &name, &opts)? {
         let rec = rec?;
-        let text = rec.text.as_deref().map(normalize).unwrap_or_default();
+        let text = rec
+            .text
+            .as_deref()
+            .map(|t| prepare(t, &registry, !no_marking).text)
+            .unwrap_or_default();
         writeln!(out, "{text}")?;
     }
     Ok(())

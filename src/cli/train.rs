@@ -7,11 +7,12 @@ use anyhow::Result;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use pantau::io::corpora::{cap_unlisted, read_corpora, Part};
 use pantau::io::{read_examples, read_texts};
 use pantau::parse_device;
 use pantau::train::{train, Event, TrainConfig, TrainData};
 
-use crate::cli::common::set_threads;
+use crate::cli::common::{set_threads, ParticipantArgs};
 
 #[derive(Args)]
 pub struct TrainArgs {
@@ -28,6 +29,24 @@ pub struct TrainArgs {
     /// line) for `--pretrain-epochs`; they also shape a newly learned vocabulary.
     #[arg(long)]
     pub unlabeled: Option<PathBuf>,
+    #[command(flatten)]
+    pub participants: ParticipantArgs,
+    /// Real corpora to train on, read where they lie (the folder that holds indonlu/, e.g.
+    /// ../shared/corpora): their training rows join --train (hand labels from --corpora-labels,
+    /// every other row neutral) and all their training text joins the pretraining text.
+    #[arg(long, value_name = "DIR")]
+    pub corpora: Option<PathBuf>,
+    /// Hand labels of the corpora rows, by reference (data/corpora/README.md).
+    #[arg(long, value_name = "FILE", default_value = "data/corpora/labels.tsv")]
+    pub corpora_labels: PathBuf,
+    /// Participants of the elections the corpora talk about (e.g. data/participants-history.csv),
+    /// added to the registry for the corpora rows only. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub corpora_participants: Vec<PathBuf>,
+    /// At most this many of the corpora's unlabeled (neutral) rows train the classifier, spread
+    /// evenly; the rest are pretraining text only. Default: all.
+    #[arg(long, value_name = "N")]
+    pub corpora_neutral: Option<usize>,
     #[command(flatten)]
     pub config: TrainConfig,
     /// cpu, cuda or cuda:N.
@@ -63,17 +82,39 @@ pub fn run(mut a: TrainArgs) -> Result<()> {
     );
     set_threads(a.threads)?;
     let device = parse_device(&a.device)?;
-    let data = TrainData {
+    let registry = a.participants.registry()?;
+    let mut data = TrainData {
         train: read_examples(&a.train)?,
         dev: read_examples(&a.dev)?,
         unlabeled: match &a.unlabeled {
             Some(p) => read_texts(p)?,
             None => Vec::new(),
         },
+        background_registry: registry.clone(),
+        registry,
+        background: Vec::new(),
     };
+    for f in &a.corpora_participants {
+        data.background_registry
+            .extend(&pantau::text::participants::Registry::from_path(f)?);
+    }
+    if let Some(dir) = &a.corpora {
+        let rows = read_corpora(dir, &a.corpora_labels, Part::Train)?;
+        let (kept, rest) = cap_unlisted(rows, a.corpora_neutral);
+        eprintln!(
+            "pantau: {} corpora rows train the classifier, {} more are pretraining text",
+            kept.len(),
+            rest.len()
+        );
+        data.unlabeled.extend(rest);
+        data.background = kept;
+    } else if !a.corpora_participants.is_empty() {
+        anyhow::bail!("--corpora-participants needs --corpora");
+    }
     eprintln!(
-        "pantau: training on {} examples, early stopping on {} dev examples{}",
-        data.train.len(),
+        "pantau: training on {} examples ({} from the corpora), early stopping on {} dev examples{}",
+        data.train.len() + data.background.len(),
+        data.background.len(),
         data.dev.len(),
         if data.unlabeled.is_empty() {
             String::new()

@@ -42,6 +42,9 @@ pub struct Report {
     pub ece: f64,
     /// Mean negative log-likelihood of the gold label.
     pub log_loss: f64,
+    /// Share of gold-`neutral` posts labeled promotional or campaigning: on a file of ordinary
+    /// traffic (all neutral) this is the share of posts an analyst would be sent for nothing.
+    pub false_alarm_rate: f64,
 }
 
 const ECE_BINS: usize = 15;
@@ -114,6 +117,10 @@ pub fn evaluate(gold: &[Label], preds: &[Prediction], kinds: Option<&[Option<Str
         per_kind,
         ece,
         log_loss: if n > 0 { nll / n as f64 } else { 0.0 },
+        false_alarm_rate: ratio(
+            (confusion[0][1] + confusion[0][2]) as f64,
+            confusion[0].iter().sum::<u64>() as f64,
+        ),
     }
 }
 
@@ -165,9 +172,37 @@ mod tests {
     }
 
     #[test]
+    fn false_alarms_are_the_share_of_neutral_posts_flagged() {
+        let gold = [
+            Label::Neutral,
+            Label::Neutral,
+            Label::Neutral,
+            Label::Neutral,
+            Label::Campaigning,
+        ];
+        let preds = [
+            p(Label::Neutral, 0.9),
+            p(Label::Promotional, 0.9),
+            p(Label::Campaigning, 0.9),
+            p(Label::Neutral, 0.9),
+            p(Label::Campaigning, 0.9),
+        ];
+        let r = evaluate(&gold, &preds, None);
+        assert!((r.false_alarm_rate - 0.5).abs() < 1e-12);
+        assert!(r
+            .to_string()
+            .contains("false alarms 0.5000 (2 of 4 neutral posts"));
+        let none = evaluate(&[Label::Promotional], &[p(Label::Promotional, 0.9)], None);
+        assert_eq!(
+            none.false_alarm_rate, 0.0,
+            "no neutral posts, no false alarms"
+        );
+    }
+
+    #[test]
     fn perfectly_calibrated_confident_predictions_have_zero_ece() {
         let gold = [Label::Neutral; 4];
-        let preds = [p(Label::Neutral, 1.0); 4];
+        let preds = vec![p(Label::Neutral, 1.0); 4];
         let r = evaluate(&gold, &preds, None);
         assert!(r.ece.abs() < 1e-9);
         assert!(

@@ -12,6 +12,13 @@ impl fmt::Display for Report {
         writeln!(f, "macro-F1   {:.4}", self.macro_f1)?;
         writeln!(f, "ECE        {:.4}", self.ece)?;
         writeln!(f, "log loss   {:.4}", self.log_loss)?;
+        writeln!(
+            f,
+            "false alarms {:.4} ({} of {} neutral posts labeled promotional or campaigning)",
+            self.false_alarm_rate,
+            self.confusion[0][1] + self.confusion[0][2],
+            self.confusion[0].iter().sum::<u64>()
+        )?;
         writeln!(f)?;
         writeln!(
             f,

@@ -206,6 +206,12 @@ impl<W: Write> RecordWriter for CsvWriter<W> {
             cells.push(match obj.remove(c) {
                 None | Some(Value::Null) => String::new(),
                 Some(Value::String(s)) => s,
+                // Participants: one cell, names joined by `|` as in the registry's alias lists.
+                Some(Value::Array(items)) if items.iter().all(Value::is_string) => items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join("|"),
                 Some(v) => v.to_string(),
             });
         }
@@ -286,8 +292,8 @@ mod tests {
         let mut lines = s.lines();
         assert_eq!(
             lines.next().unwrap(),
-            "id,text,label,p_neutral,p_promotional,p_campaigning,error,extra"
+            "id,text,label,p_neutral,p_promotional,p_campaigning,participants,error,extra"
         );
-        assert_eq!(lines.next().unwrap(), "1,halo,neutral,0.5,0.25,0.25,,");
+        assert_eq!(lines.next().unwrap(), "1,halo,neutral,0.5,0.25,0.25,,,");
     }
 }

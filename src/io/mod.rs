@@ -13,6 +13,7 @@
 //! classifier in the streaming driver, `classify::stream`, which sits above both.
 
 pub mod checkpoint;
+pub mod corpora;
 pub mod csv;
 pub mod examples;
 pub mod format;

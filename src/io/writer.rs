@@ -11,11 +11,12 @@ use crate::prediction::Prediction;
 use crate::record::{Fields, Record};
 
 /// Names of the columns pantau adds to every output row.
-pub const OUTPUT_COLUMNS: [&str; 5] = [
+pub const OUTPUT_COLUMNS: [&str; 6] = [
     "label",
     "p_neutral",
     "p_promotional",
     "p_campaigning",
+    "participants",
     "error",
 ];
 
@@ -100,6 +101,10 @@ pub(crate) fn output_object(
             for l in Label::ALL {
                 obj.insert(format!("p_{l}"), json_prob(p.probability(l)));
             }
+            obj.insert(
+                "participants".into(),
+                Value::Array(p.participants.iter().cloned().map(Value::String).collect()),
+            );
         }
         Err(reason) => {
             obj.insert("row".into(), record.row.into());
@@ -107,6 +112,7 @@ pub(crate) fn output_object(
             for l in Label::ALL {
                 obj.insert(format!("p_{l}"), Value::Null);
             }
+            obj.insert("participants".into(), Value::Null);
             obj.insert("error".into(), Value::String(reason.into()));
         }
     }

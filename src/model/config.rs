@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::label::Label;
-use crate::text::normalize::NORMALIZATION_VERSION;
+use crate::text::normalize::{NORMALIZATION_VERSION, OLDEST_NORMALIZATION_VERSION};
 
 /// The identifier written as `model_type` in `config.json`.
 pub const MODEL_TYPE: &str = "pantau-encoder";
@@ -130,9 +130,11 @@ impl Config {
                 return Err(format!("label2id[{name:?}] = {id}, expected {}", l.index()));
             }
         }
-        if self.normalization_version != NORMALIZATION_VERSION {
+        if !(OLDEST_NORMALIZATION_VERSION..=NORMALIZATION_VERSION)
+            .contains(&self.normalization_version)
+        {
             return Err(format!(
-                "normalization_version {} differs from this pantau's {NORMALIZATION_VERSION}: retrain the model with this version",
+                "normalization_version {} is not one this pantau reads ({OLDEST_NORMALIZATION_VERSION} to {NORMALIZATION_VERSION}): retrain the model with this version",
                 self.normalization_version
             ));
         }

@@ -1,6 +1,8 @@
-//! Text before the model: [`normalize`] cleans a post, [`vocab`] learns a WordPiece vocabulary from
+//! Text before the model: [`normalize`] cleans a post, [`participants`] marks registered election
+//! participants, [`vocab`] learns a WordPiece vocabulary from
 //! cleaned posts, and [`tokenizer`] turns cleaned text into token ids.
 
 pub mod normalize;
+pub mod participants;
 pub mod tokenizer;
 pub mod vocab;

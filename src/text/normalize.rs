@@ -9,8 +9,13 @@ use std::sync::OnceLock;
 
 use unicode_normalization::UnicodeNormalization;
 
-/// Bump when the output of [`normalize`] changes for any input (including edits to `data/slang.tsv`).
-pub const NORMALIZATION_VERSION: u32 = 1;
+/// Version of what a model reads: bump when the output of [`normalize`] changes for any input
+/// (including edits to `data/slang.tsv`). Version 2 added participant marking
+/// ([`crate::text::participants`]) after normalization; models of version 1 are still read, unmarked.
+pub const NORMALIZATION_VERSION: u32 = 2;
+
+/// The oldest `normalization_version` this pantau still reads.
+pub const OLDEST_NORMALIZATION_VERSION: u32 = 1;
 
 /// Placeholder that replaces URLs.
 pub const URL_TOKEN: &str = "[url]";

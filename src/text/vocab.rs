@@ -7,10 +7,21 @@ use tokenizers::{OffsetReferential, OffsetType, PreTokenizedString, PreTokenizer
 
 use crate::error::{Error, Result};
 use crate::text::normalize::{URL_TOKEN, USER_TOKEN};
+use crate::text::participants::ROLE_TOKENS;
 
-/// Special tokens of tokenizers that pantau trains, in id order.
-pub const SPECIAL_TOKENS: [&str; 7] = [
-    "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", URL_TOKEN, USER_TOKEN,
+/// Special tokens of tokenizers that pantau trains, in id order: the BERT specials, the URL and
+/// mention placeholders, and the participant role tokens.
+pub const SPECIAL_TOKENS: [&str; 10] = [
+    "[PAD]",
+    "[UNK]",
+    "[CLS]",
+    "[SEP]",
+    "[MASK]",
+    URL_TOKEN,
+    USER_TOKEN,
+    ROLE_TOKENS[0],
+    ROLE_TOKENS[1],
+    ROLE_TOKENS[2],
 ];
 
 /// Words as the BERT pre-tokenizer splits them (whitespace and punctuation).

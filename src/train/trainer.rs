@@ -21,7 +21,7 @@ use crate::model::encoder::EncoderClassifier;
 use crate::model::load::read_config;
 use crate::model::tensors::{pad_batch, probabilities};
 use crate::prediction::Prediction;
-use crate::text::normalize::normalize;
+use crate::text::participants::{prepare, Registry, MARKING_VERSION};
 use crate::text::tokenizer::TextEncoder;
 use crate::train::batches::{batches_per_epoch, length_batches};
 use crate::train::config::TrainConfig;
@@ -41,6 +41,13 @@ pub struct TrainData {
     /// Posts without labels, used only by masked-language-model pretraining (and for learning the
     /// vocabulary).
     pub unlabeled: Vec<String>,
+    /// Participants marked in `train`, `dev` and `unlabeled` (models of the current
+    /// normalization version read mentions as role tokens; see [`crate::text::participants`]).
+    pub registry: Registry,
+    /// More training rows whose participants are those of `background_registry`: real posts from
+    /// other elections (the corpora of [`crate::io::corpora`]), where other people were running.
+    pub background: Vec<Example>,
+    pub background_registry: Registry,
 }
 
 /// Trains a model on `data` and writes the best checkpoint (by dev macro-F1) to `out`.
@@ -57,11 +64,34 @@ pub fn train(
             "training and dev data must both be non-empty".into(),
         ));
     }
-    let train_norm: Vec<String> = data.train.par_iter().map(|e| normalize(&e.text)).collect();
-    let dev_norm: Vec<String> = data.dev.par_iter().map(|e| normalize(&e.text)).collect();
-    let unlabeled_norm: Vec<String> = data.unlabeled.par_iter().map(|t| normalize(t)).collect();
-
     let init_dir = config.init.as_deref().map(hub::resolve).transpose()?;
+    // A fine-tuned model keeps the input of the model it starts from.
+    let marking = match &init_dir {
+        Some(dir) => read_config(dir)?.normalization_version >= MARKING_VERSION,
+        None => true,
+    };
+    let prep = |registry: &Registry, text: &str| prepare(text, registry, marking).text;
+    let train_norm: Vec<String> = data
+        .train
+        .par_iter()
+        .map(|e| prep(&data.registry, &e.text))
+        .chain(
+            data.background
+                .par_iter()
+                .map(|e| prep(&data.background_registry, &e.text)),
+        )
+        .collect();
+    let dev_norm: Vec<String> = data
+        .dev
+        .par_iter()
+        .map(|e| prep(&data.registry, &e.text))
+        .collect();
+    let unlabeled_norm: Vec<String> = data
+        .unlabeled
+        .par_iter()
+        .map(|t| prep(&data.background_registry, t))
+        .collect();
+    let train_rows: Vec<Example> = data.train.iter().chain(&data.background).cloned().collect();
     let (model_config, encoder) = match &init_dir {
         Some(dir) => {
             let mut c = read_config(dir)?;
@@ -147,8 +177,8 @@ pub fn train(
         .par_iter()
         .map(|t| encoder.encode(t))
         .collect::<Result<_>>()?;
-    let targets: Vec<u32> = data.train.iter().map(|e| e.label.index() as u32).collect();
-    let weights = label_weights(&data.train, config.class_weights);
+    let targets: Vec<u32> = train_rows.iter().map(|e| e.label.index() as u32).collect();
+    let weights = label_weights(&train_rows, config.class_weights);
     let weights_t = Tensor::new(&weights[..], device)?;
     let lengths: Vec<usize> = train_ids.iter().map(Vec::len).collect();
 
@@ -162,7 +192,7 @@ pub fn train(
             pretrain_epochs: Some(config.pretrain_epochs()),
             ..config.clone()
         },
-        train_examples: data.train.len(),
+        train_examples: train_rows.len(),
         dev_examples: data.dev.len(),
         unlabeled_texts: data.unlabeled.len(),
         parameters: model_config.num_parameters(),
