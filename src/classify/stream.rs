@@ -12,6 +12,9 @@ use crate::io::writer::RecordWriter;
 use crate::prediction::Prediction;
 use crate::record::Record;
 
+/// A row ready for the model: its token ids and the registry indices of the participants it names.
+type Encoded = (Vec<u32>, Vec<usize>);
+
 /// Settings of a bulk run.
 #[derive(Clone, Copy, Debug)]
 pub struct StreamOptions {
@@ -84,7 +87,7 @@ where
     let window = opts.window.max(1);
     while records.peek().is_some() {
         let chunk: Vec<Record> = records.by_ref().take(window).collect::<Result<_>>()?;
-        let encoded: Vec<std::result::Result<(Vec<u32>, Vec<usize>), String>> = chunk
+        let encoded: Vec<std::result::Result<Encoded, String>> = chunk
             .par_iter()
             .map(|r| match &r.text {
                 Ok(t) => {

@@ -33,7 +33,7 @@ pub enum Command {
     /// Print a model's card: sizes, labels, metrics.
     Info(info::InfoArgs),
     /// Train a model on labeled data.
-    Train(train::TrainArgs),
+    Train(Box<train::TrainArgs>),
     /// Evaluate a model on labeled data.
     Eval(eval::EvalArgs),
     /// Print each post's normalized text, one line per input row (what the tokenizer sees).
@@ -48,7 +48,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Classify(a) => classify::run(a),
         Command::Info(a) => info::run(a).map(|_| ExitCode::SUCCESS),
-        Command::Train(a) => train::run(a).map(|_| ExitCode::SUCCESS),
+        Command::Train(a) => train::run(*a).map(|_| ExitCode::SUCCESS),
         Command::Eval(a) => eval::run(a).map(|_| ExitCode::SUCCESS),
         Command::Normalize(a) => normalize::run(a).map(|_| ExitCode::SUCCESS),
         Command::Corpora(a) => corpora::run(a).map(|_| ExitCode::SUCCESS),

@@ -197,7 +197,7 @@ mod tests {
         let mut all = REQUIRED.to_vec();
         all.extend_from_slice(flags);
         match parse(&all) {
-            Ok(Command::Train(a)) => a,
+            Ok(Command::Train(a)) => *a,
             Ok(_) => unreachable!("train parses as train"),
             Err(e) => panic!("{e}"),
         }
