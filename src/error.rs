@@ -37,11 +37,14 @@ pub enum Error {
     #[error("{path}: {reason}")]
     BadInput { path: String, reason: String },
 
+    #[error("post {index} is {EMPTY_TEXT}")]
+    EmptyText { index: usize },
+
     #[error("tokenizer: {0}")]
     Tokenizer(String),
 
     #[error("tensor computation failed: {0}")]
-    Candle(#[from] candle_core::Error),
+    Candle(candle_core::Error),
 
     #[error("device: {0}")]
     Device(String),
@@ -50,8 +53,26 @@ pub enum Error {
     Training(String),
 }
 
+/// Why an empty post gets no label, in the library's errors and the command line's error rows.
+pub const EMPTY_TEXT: &str = "empty text (nothing left after removing control characters)";
+
 /// Shorthand used across the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<candle_core::Error> for Error {
+    /// Keeps candle's message and drops the backtrace it captures under `RUST_BACKTRACE`: a
+    /// user's error is not a crash report.
+    fn from(e: candle_core::Error) -> Self {
+        Error::Candle(without_backtrace(e))
+    }
+}
+
+pub(crate) fn without_backtrace(e: candle_core::Error) -> candle_core::Error {
+    match e {
+        candle_core::Error::WithBacktrace { inner, .. } => without_backtrace(*inner),
+        other => other,
+    }
+}
 
 impl Error {
     /// Wraps an I/O error with the path it happened on.

@@ -8,10 +8,11 @@ use clap::Parser;
 mod cli;
 
 fn main() -> ExitCode {
+    cli::out::default_sigpipe();
     match cli::run(cli::Cli::parse()) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            cli::out::say(format!("error: {}", cli::out::message(&e)));
             ExitCode::FAILURE
         }
     }

@@ -26,6 +26,27 @@ pub struct Record {
     pub text: std::result::Result<String, String>,
 }
 
+impl Record {
+    /// Bytes of text the record holds (its fields and its text), to bound a window's memory.
+    pub fn text_bytes(&self) -> usize {
+        let fields = match &self.fields {
+            Fields::Object(m) => m.iter().map(|(k, v)| k.len() + value_bytes(v)).sum(),
+            Fields::Columns(c) => c.iter().map(String::len).sum(),
+            Fields::Line(l) | Fields::Raw(l) => l.len(),
+        };
+        fields + self.text.as_ref().map_or_else(String::len, String::len)
+    }
+}
+
+fn value_bytes(v: &Value) -> usize {
+    match v {
+        Value::String(s) => s.len(),
+        Value::Array(a) => a.iter().map(value_bytes).sum(),
+        Value::Object(m) => m.iter().map(|(k, v)| k.len() + value_bytes(v)).sum(),
+        _ => 8,
+    }
+}
+
 /// A record's text: `s`, or the reason "empty text" when it is blank.
 pub(crate) fn non_empty(s: String) -> std::result::Result<String, String> {
     if s.trim().is_empty() {

@@ -53,16 +53,9 @@ impl Classifier {
         let tok_path = existing(dir, "tokenizer.json")?;
         let encoder = TextEncoder::from_file(&tok_path, config.max_position_embeddings)
             .map_err(|e| Error::invalid_model(dir, format!("tokenizer.json: {e}")))?;
-        if encoder.vocab_size() > config.vocab_size {
-            return Err(Error::invalid_model(
-                dir,
-                format!(
-                    "tokenizer.json has {} tokens but config.json says vocab_size {}: they come from different models",
-                    encoder.vocab_size(),
-                    config.vocab_size
-                ),
-            ));
-        }
+        encoder
+            .validate(config.vocab_size, config.pad_token_id)
+            .map_err(|e| Error::invalid_model(dir, format!("tokenizer.json {e}")))?;
         let weights = existing(dir, "model.safetensors")?;
         let model = load_weights(dir, &weights, &config, device)?;
         Ok(Classifier {
@@ -159,18 +152,24 @@ impl Classifier {
         self.encoder.encode(&self.prepare(text).text)
     }
 
-    /// Classifies one post.
+    /// Classifies one post (an empty one is an error, see [`Classifier::classify_batch`]).
     pub fn classify(&self, text: &str) -> Result<Prediction> {
         Ok(self.classify_batch(&[text])?.remove(0))
     }
 
-    /// Classifies many posts; the result is in input order. Tokenization and batches run in parallel
+    /// Classifies many posts; the result is in input order. A post that is empty once control
+    /// characters are removed is an error ([`Error::EmptyText`]), as it is for the command line:
+    /// there is nothing to classify. Tokenization and batches run in parallel
     /// on the current rayon pool.
     pub fn classify_batch<S: AsRef<str> + Sync>(&self, texts: &[S]) -> Result<Vec<Prediction>> {
         let (ids, mentions): (Vec<Vec<u32>>, Vec<Vec<usize>>) = texts
             .par_iter()
-            .map(|t| {
+            .enumerate()
+            .map(|(index, t)| {
                 let prepared = self.prepare(t.as_ref());
+                if prepared.text.is_empty() {
+                    return Err(Error::EmptyText { index });
+                }
                 Ok((self.encoder.encode(&prepared.text)?, prepared.participants))
             })
             .collect::<Result<Vec<_>>>()?

@@ -7,7 +7,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use crate::classify::classifier::Classifier;
-use crate::error::Result;
+use crate::error::{Result, EMPTY_TEXT};
 use crate::io::writer::RecordWriter;
 use crate::prediction::Prediction;
 use crate::record::Record;
@@ -18,13 +18,21 @@ type Encoded = (Vec<u32>, Vec<usize>);
 /// Settings of a bulk run.
 #[derive(Clone, Copy, Debug)]
 pub struct StreamOptions {
-    /// Rows read, classified and written together; bounds memory.
+    /// Rows read, classified and written together at most; bounds memory with ordinary posts.
     pub window: usize,
+    /// Bytes of text a window holds at most (a window always takes at least one row); bounds
+    /// memory with long posts, where `window` rows could be gigabytes.
+    pub window_bytes: usize,
 }
 
 impl Default for StreamOptions {
     fn default() -> Self {
-        StreamOptions { window: 4096 }
+        StreamOptions {
+            window: 4096,
+            // 4,096 ordinary posts are well under 2 MiB; 8 MiB leaves them whole and keeps a
+            // window of 200 KB posts to ~40 rows.
+            window_bytes: 8 << 20,
+        }
     }
 }
 
@@ -86,17 +94,21 @@ where
     let mut records = records.peekable();
     let window = opts.window.max(1);
     while records.peek().is_some() {
-        let chunk: Vec<Record> = records.by_ref().take(window).collect::<Result<_>>()?;
+        let mut chunk: Vec<Record> = Vec::new();
+        let mut bytes = 0usize;
+        while chunk.len() < window && bytes < opts.window_bytes {
+            let Some(r) = records.next() else { break };
+            let r = r?;
+            bytes += r.text_bytes();
+            chunk.push(r);
+        }
         let encoded: Vec<std::result::Result<Encoded, String>> = chunk
             .par_iter()
             .map(|r| match &r.text {
                 Ok(t) => {
                     let prepared = classifier.prepare(t);
                     if prepared.text.is_empty() {
-                        Err(
-                            "empty text (nothing left after removing control characters)"
-                                .to_string(),
-                        )
+                        Err(EMPTY_TEXT.to_string())
                     } else {
                         classifier
                             .encoder()

@@ -1,7 +1,7 @@
 //! `pantau classify`: input → classifier → output, streamed in windows, with progress, resume and
 //! `--strict`.
 
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::{BufReader, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -13,11 +13,13 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use pantau::classify::{classify_stream, StreamOptions};
 use pantau::io::{
-    read_records, sniff, Checkpoint, CountingReader, CsvWriter, InputFormat, InputOptions,
-    JsonlWriter, OutputFormat, OutputPaths, RecordWriter,
+    hash_files, hash_prefix, read_records, sniff, Checkpoint, CountingReader, CsvWriter,
+    Destination, HashingReader, InputFormat, InputOptions, InputPrefix, JsonlWriter, OutputFormat,
+    RecordWriter, RunIdentity, MAX_ROW_BYTES,
 };
 
 use crate::cli::common::{load, Common};
+use crate::cli::out::{say, stdout};
 
 #[derive(Args)]
 pub struct ClassifyArgs {
@@ -49,6 +51,10 @@ pub struct ClassifyArgs {
     /// Rows read, classified and written at a time (bounds memory).
     #[arg(long, default_value_t = 4096)]
     pub window: usize,
+    /// Longest input row kept, in bytes: a longer text line is classified from its start (the
+    /// model reads the first few hundred words), a longer JSON line becomes an error row.
+    #[arg(long, default_value_t = MAX_ROW_BYTES)]
+    pub max_row_bytes: usize,
     /// Padded tokens per model batch (default depends on the device).
     #[arg(long)]
     pub batch_tokens: Option<usize>,
@@ -89,6 +95,32 @@ impl ClassifyArgs {
         })
     }
 
+    /// What the output depends on besides the input: the model's files, every option that changes
+    /// a row, pantau's version (recorded in checkpoints; `--resume` refuses a mismatch).
+    fn identity(
+        &self,
+        clf: &pantau::Classifier,
+        input: InputFormat,
+        output: OutputFormat,
+    ) -> Result<RunIdentity> {
+        let model_files: Vec<PathBuf> = ["config.json", "tokenizer.json", "model.safetensors"]
+            .iter()
+            .map(|f| clf.dir().join(f))
+            .collect();
+        let p = &self.common.participants;
+        Ok(RunIdentity::from([
+            ("pantau_version".into(), env!("CARGO_PKG_VERSION").into()),
+            ("model".into(), hash_files(&model_files)?),
+            ("device".into(), self.common.device.clone()),
+            ("participants".into(), hash_files(&p.files)?),
+            ("only_participants".into(), p.only.to_string()),
+            ("format".into(), format!("{input:?}").to_lowercase()),
+            ("output_format".into(), format!("{output:?}").to_lowercase()),
+            ("text_field".into(), self.text_field.clone()),
+            ("text_column".into(), self.text_column.clone()),
+        ]))
+    }
+
     /// The output format: `--output-format`, else the output file's extension, else CSV for
     /// CSV/TSV input and JSONL otherwise.
     fn output_format(&self, input: InputFormat) -> OutputFormat {
@@ -107,9 +139,16 @@ impl ClassifyArgs {
 }
 
 pub fn run(a: ClassifyArgs) -> Result<ExitCode> {
-    let stdin_input = a.reads_stdin();
-    let stdout_output = a.writes_stdout();
     a.validate()?;
+    let dest = Destination::for_path(a.output.as_deref())?;
+    if a.resume {
+        if let Destination::Special(p) = &dest {
+            bail!(
+                "--resume needs a regular output file: {} is a device or pipe, written directly and never resumable",
+                p.display()
+            );
+        }
+    }
     let mut clf = load(&a.common)?;
     let mut batching = clf.batching();
     if let Some(t) = a.batch_tokens {
@@ -120,16 +159,26 @@ pub fn run(a: ClassifyArgs) -> Result<ExitCode> {
     }
     clf = clf.with_batching(batching);
 
-    // Input: a counted byte stream so the progress bar can show bytes against the file size.
-    let (source, name, total_bytes): (Box<dyn Read>, String, Option<u64>) = if stdin_input {
-        (Box::new(std::io::stdin().lock()), "<stdin>".into(), None)
-    } else {
-        let p = a.input.as_ref().expect("checked");
-        let f = File::open(p).with_context(|| format!("cannot open input {}", p.display()))?;
-        let len = f.metadata().ok().map(|m| m.len());
-        (Box::new(f), p.display().to_string(), len)
+    // Input: a hashed and counted byte stream, so a checkpoint can record which input prefix it
+    // covers and the progress bar can show bytes against the file size.
+    let input_file = a.input.as_ref().filter(|_| !a.reads_stdin());
+    let (source, name, total_bytes): (Box<dyn Read>, String, Option<u64>) = match input_file {
+        None => (Box::new(std::io::stdin().lock()), "<stdin>".into(), None),
+        Some(p) => {
+            let f = File::open(p).with_context(|| format!("cannot open input {}", p.display()))?;
+            let len = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
+            (Box::new(f), p.display().to_string(), len)
+        }
     };
-    let (counted, bytes_read) = CountingReader::new(source);
+    // An input that cannot be read twice is checked against the interrupted run's prefix as it
+    // streams by; a regular file is checked before anything is written.
+    let rereadable = total_bytes.is_some();
+    let expect = match (&dest, a.resume && !rereadable) {
+        (Destination::File(p), true) => p.peek_checkpoint().and_then(|c| c.input),
+        _ => None,
+    };
+    let (hashed, tap) = HashingReader::new(source, expect.clone());
+    let (counted, bytes_read) = CountingReader::new(hashed);
     let mut buffered = BufReader::with_capacity(1 << 16, counted);
     let format = match a.declared_format() {
         Some(f) => f,
@@ -139,28 +188,73 @@ pub fn run(a: ClassifyArgs) -> Result<ExitCode> {
         format,
         text_field: a.text_field.clone(),
         text_column: a.text_column.clone(),
+        max_row_bytes: a.max_row_bytes,
     };
     let mut records = read_records(buffered, &name, &opts)?;
     let headers = records.headers.clone();
     let out_format = a.output_format(format);
+    let identity = a.identity(&clf, format, out_format)?;
 
-    let paths = a
-        .output
-        .as_deref()
-        .filter(|_| !stdout_output)
-        .map(OutputPaths::new);
-    let (sink, skip, checkpoint): (Box<dyn Write>, u64, Option<Checkpoint>) = match &paths {
-        None => (Box::new(std::io::stdout().lock()), 0, None),
-        Some(p) if a.resume => {
-            let (f, c) = p.reopen()?;
-            (Box::new(f), c.rows, Some(c))
+    // Output: opened (and locked) only once the input and the options are known to be good.
+    let mut lock: Option<File> = None;
+    let (sink, checkpoint): (Box<dyn Write>, Option<Checkpoint>) = match &dest {
+        Destination::Stdout => (stdout()?, None),
+        Destination::Special(p) => {
+            let f = OpenOptions::new()
+                .write(true)
+                .open(p)
+                .with_context(|| format!("cannot open output {}", p.display()))?;
+            (Box::new(f), None)
         }
-        Some(p) => {
-            let f = File::create(&p.partial)
-                .with_context(|| format!("cannot create {}", p.partial.display()))?;
-            (Box::new(f), 0, None)
+        Destination::File(p) => {
+            let (mut f, c) = if a.resume {
+                p.reopen()?
+            } else {
+                (p.create()?, None)
+            };
+            match &c {
+                Some(c) => {
+                    c.check_same_run(&identity, &p.checkpoint)?;
+                    let recorded = c.input.clone().unwrap_or(InputPrefix {
+                        bytes: 0,
+                        hash: String::new(),
+                    });
+                    let same = match input_file.filter(|_| rereadable) {
+                        Some(path) => {
+                            hash_prefix(path, recorded.bytes)?.as_ref() == Some(&recorded)
+                        }
+                        None => expect.as_ref() == Some(&recorded),
+                    };
+                    if !same {
+                        bail!(
+                            "cannot resume {}: {name} is not the input of the interrupted run (its first {} bytes differ or it is shorter); rerun with the same input, or start over without --resume",
+                            p.final_path.display(),
+                            recorded.bytes
+                        );
+                    }
+                    p.rewind(&mut f, c)?;
+                }
+                // Written before the first row, so a run stopped at any point can be resumed.
+                None => p.save_checkpoint(&Checkpoint {
+                    rows: 0,
+                    bytes: 0,
+                    columns: None,
+                    input: Some(InputPrefix::empty()),
+                    run: Some(identity.clone()),
+                })?,
+            }
+            lock = Some(
+                f.try_clone()
+                    .with_context(|| format!("opening {}", p.partial.display()))?,
+            );
+            (Box::new(f), c)
         }
     };
+    let paths = match &dest {
+        Destination::File(p) => Some(p),
+        _ => None,
+    };
+    let skip = checkpoint.as_ref().map_or(0, |c| c.rows);
     let base = checkpoint.as_ref().map_or(0, |c| c.bytes);
     let out_name = a
         .output
@@ -184,6 +278,14 @@ pub fn run(a: ClassifyArgs) -> Result<ExitCode> {
             None => bail!("{name} has fewer rows than the {skip} already written to the partial output: is it the same input?"),
         }
     }
+    let input_differs = || {
+        anyhow::anyhow!(
+            "{name} is not the input of the interrupted run (its first bytes differ): the output is left as it was at the last checkpoint; rerun with the same input, or start over without --resume"
+        )
+    };
+    if tap.verdict() == Some(false) {
+        return Err(input_differs());
+    }
 
     let show = !a.quiet && std::io::stderr().is_terminal();
     let bar = if show {
@@ -205,7 +307,10 @@ pub fn run(a: ClassifyArgs) -> Result<ExitCode> {
         &clf,
         records,
         writer.as_mut(),
-        StreamOptions { window: a.window },
+        StreamOptions {
+            window: a.window,
+            ..StreamOptions::default()
+        },
         |s, w| {
             bar.set_position(bytes_read.load(Ordering::Relaxed));
             bar.set_message(format!(
@@ -214,42 +319,46 @@ pub fn run(a: ClassifyArgs) -> Result<ExitCode> {
                 s.errors,
                 s.rows_per_second()
             ));
-            if let Some(p) = &paths {
+            if let Some(p) = paths {
+                if tap.verdict() == Some(false) {
+                    return Err(pantau::Error::BadInput {
+                        path: name.clone(),
+                        reason: input_differs().to_string(),
+                    });
+                }
                 p.save_checkpoint(&Checkpoint {
                     rows: skip + s.rows,
                     bytes: w.bytes_written(),
                     columns: w.columns(),
+                    input: Some(tap.prefix()),
+                    run: Some(identity.clone()),
                 })?;
             }
             Ok(())
         },
     )?;
     bar.finish_and_clear();
+    if expect.is_some() && tap.verdict() != Some(true) {
+        return Err(input_differs());
+    }
     drop(writer);
-    if let Some(p) = &paths {
-        if summary.rows == 0 && skip == 0 {
-            // An empty input still gets its (empty) output file.
-            p.save_checkpoint(&Checkpoint {
-                rows: 0,
-                bytes: 0,
-                columns: None,
-            })?;
-        }
+    if let Some(p) = paths {
         p.finish()?;
     }
+    drop(lock);
     if !a.quiet {
         let resumed = if skip > 0 {
             format!(" (resumed after {skip} rows)")
         } else {
             String::new()
         };
-        eprintln!("pantau: {summary}{resumed}");
+        say(format!("pantau: {summary}{resumed}"));
     }
     if a.strict && summary.errors > 0 {
-        eprintln!(
+        say(format!(
             "pantau: --strict: {} rows could not be classified (see their `error` field)",
             summary.errors
-        );
+        ));
         return Ok(ExitCode::from(2));
     }
     Ok(ExitCode::SUCCESS)

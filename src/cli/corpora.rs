@@ -27,7 +27,7 @@ pub struct CorporaArgs {
 pub fn run(a: CorporaArgs) -> Result<()> {
     let rows = read_corpora(&a.dir, &a.labels, a.part)?;
     let keep = keep_mask(&rows, a.neutral);
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut out = std::io::BufWriter::new(crate::cli::out::stdout()?);
     for (r, _) in rows.into_iter().zip(keep).filter(|(_, k)| *k) {
         let row = serde_json::json!({
             "ref": r.reference,

@@ -1,5 +1,6 @@
 //! `pantau eval`: a model's metrics on labeled data, optionally written into its model card.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -13,6 +14,7 @@ use pantau::train::CARD_EVAL_MARKER;
 use pantau::Label;
 
 use crate::cli::common::{load, Common};
+use crate::cli::out::stdout;
 
 #[derive(Args)]
 pub struct EvalArgs {
@@ -64,11 +66,13 @@ pub fn run(a: EvalArgs) -> Result<()> {
     let kinds: Vec<Option<String>> = examples.iter().map(|e| e.kind.clone()).collect();
     let has_kinds = kinds.iter().any(Option::is_some);
     let report = evaluate(&gold, &preds, has_kinds.then_some(&kinds[..]));
+    let mut out = stdout()?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
     } else {
-        print!("{report}");
+        write!(out, "{report}")?;
     }
+    out.flush()?;
     if a.update_card {
         update_card(clf.dir(), &source, &report)?;
     }

@@ -1,49 +1,95 @@
 //! `pantau info`: a model's sizes, labels and card.
 
-use anyhow::Result;
+use std::io::Write;
+
+use anyhow::{bail, Result};
 use clap::Args;
 
 use pantau::{Classifier, Label};
 
 use crate::cli::common::default_model;
+use crate::cli::out::stdout;
 
 #[derive(Args)]
 pub struct InfoArgs {
     /// Model directory or hub id (default: the shipped model).
     pub model: Option<String>,
+    /// Only check the model: every file against the others (sizes, tensor names, shapes and
+    /// dtypes, finite weights, token ids, special tokens) and a forward pass on sample posts; prints
+    /// one line, exits non-zero on the first problem.
+    #[arg(long)]
+    pub check: bool,
 }
+
+/// Posts of every label and length class, for the forward pass of `--check`.
+const PROBES: [&str; 4] = [
+    "Selamat pagi semua, jangan lupa sarapan ya",
+    "Ayo coblos nomor 2 tanggal 14 Februari!",
+    "Program makan siang gratisnya keren, pemimpin yang peduli rakyat",
+    "Bawaslu mengingatkan ASN untuk menjaga netralitas selama masa kampanye pemilu 2024 dan melaporkan pelanggaran",
+];
 
 pub fn run(a: InfoArgs) -> Result<()> {
     let model = a.model.unwrap_or_else(default_model);
+    let mut out = stdout()?;
     let clf = Classifier::load(&model, &candle_core::Device::Cpu)?;
     let c = clf.config();
+    if a.check {
+        let preds = clf.classify_batch(&PROBES)?;
+        for (p, text) in preds.iter().zip(PROBES) {
+            let sum: f32 = p.probabilities.iter().sum();
+            if (sum - 1.0).abs() > 1e-3 {
+                bail!(
+                    "{}: probabilities of {text:?} sum to {sum}",
+                    clf.dir().display()
+                );
+            }
+        }
+        writeln!(
+            out,
+            "ok: {} (config.json, tokenizer.json with {} tokens, model.safetensors with every tensor finite and of its shape, {} sample posts classified)",
+            clf.dir().display(),
+            clf.encoder().vocab_size(),
+            PROBES.len()
+        )?;
+        out.flush()?;
+        return Ok(());
+    }
     let weights = clf.dir().join("model.safetensors");
     let size = std::fs::metadata(&weights).map(|m| m.len()).unwrap_or(0);
-    println!("model       {}", clf.dir().display());
-    println!(
+    writeln!(out, "model       {}", clf.dir().display())?;
+    writeln!(
+        out,
         "architecture {} layers, hidden {}, {} heads, FFN {}, max {} tokens",
         c.num_hidden_layers,
         c.hidden_size,
         c.num_attention_heads,
         c.intermediate_size,
         c.max_position_embeddings
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "vocabulary  {} (tokenizer has {})",
         c.vocab_size,
         clf.encoder().vocab_size()
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "parameters  {} ({} stored, {:.1} MB)",
         c.num_parameters(),
         c.torch_dtype,
         size as f64 / 1e6
-    );
-    println!("labels      {}", Label::ALL.map(|l| l.as_str()).join(", "));
-    println!("normalization v{}", c.normalization_version);
+    )?;
+    writeln!(
+        out,
+        "labels      {}",
+        Label::ALL.map(|l| l.as_str()).join(", ")
+    )?;
+    writeln!(out, "normalization v{}", c.normalization_version)?;
     if let Ok(card) = std::fs::read_to_string(clf.dir().join("README.md")) {
-        println!("\n{card}");
+        writeln!(out, "\n{card}")?;
     }
+    out.flush()?;
     Ok(())
 }
 
@@ -60,5 +106,6 @@ mod tests {
         assert_eq!(model(&["info"]), None);
         assert_eq!(model(&["info", "org/name"]).as_deref(), Some("org/name"));
         assert!(parse(&["info", "a", "b"]).is_err());
+        assert!(matches!(parse(&["info", "--check", "m"]), Ok(Command::Info(a)) if a.check));
     }
 }

@@ -13,6 +13,7 @@ pub mod corpora;
 pub mod eval;
 pub mod info;
 pub mod normalize;
+pub mod out;
 pub mod train;
 
 #[derive(Parser)]

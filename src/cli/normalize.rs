@@ -54,7 +54,7 @@ pub fn run(a: NormalizeArgs) -> Result<()> {
         text_field,
         ..InputOptions::default()
     };
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut out = std::io::BufWriter::new(crate::cli::out::stdout()?);
     for rec in read_records(buffered, &name, &opts)? {
         let rec = rec?;
         let text = rec
@@ -64,6 +64,7 @@ pub fn run(a: NormalizeArgs) -> Result<()> {
             .unwrap_or_default();
         writeln!(out, "{text}")?;
     }
+    out.flush()?;
     Ok(())
 }
 

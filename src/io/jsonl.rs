@@ -18,10 +18,10 @@ pub(crate) struct JsonlRecords<R> {
 
 impl<R: Read> JsonlRecords<R> {
     /// `name` is used in messages (a path or `<stdin>`).
-    pub(crate) fn new(source: R, name: &str, field: &str) -> Self {
+    pub(crate) fn new(source: R, name: &str, field: &str, max_row_bytes: usize) -> Self {
         JsonlRecords {
             // Blank lines separate nothing in JSONL; they are not rows.
-            lines: Lines::new(source, name, true),
+            lines: Lines::new(source, name, true, max_row_bytes),
             field: field.to_string(),
         }
     }
@@ -31,11 +31,24 @@ impl<R: Read> Iterator for JsonlRecords<R> {
     type Item = Result<Record>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        Some(
-            self.lines
-                .next_line()?
-                .map(|(row, bytes)| parse(row, bytes, &self.field)),
-        )
+        Some(self.lines.next_line()?.map(|l| match l.cut_from {
+            Some(total) => too_long(l.number, l.bytes, total),
+            None => parse(l.number, l.bytes, &self.field),
+        }))
+    }
+}
+
+/// A JSON line over the cap cannot be parsed from its start alone: it becomes an error row that
+/// keeps the line's first bytes and names the limit.
+fn too_long(row: u64, bytes: &[u8], total: u64) -> Record {
+    let head = &bytes[..bytes.len().min(200)];
+    Record {
+        row,
+        fields: Fields::Raw(format!("{}…", String::from_utf8_lossy(head))),
+        text: Err(format!(
+            "row is {total} bytes, over the {} byte limit: raise it with --max-row-bytes to classify this row",
+            bytes.len()
+        )),
     }
 }
 
@@ -141,7 +154,7 @@ mod tests {
     use super::*;
 
     fn jsonl(input: &str) -> Vec<Record> {
-        JsonlRecords::new(input.as_bytes(), "t", "text")
+        JsonlRecords::new(input.as_bytes(), "t", "text", 1 << 20)
             .map(|r| r.unwrap())
             .collect()
     }
@@ -172,7 +185,7 @@ mod tests {
     fn bom_crlf_and_bad_utf8() {
         let mut bytes = b"\xEF\xBB\xBF{\"text\":\"a\"}\r\n".to_vec();
         bytes.extend_from_slice(b"{\"text\":\"\xff\"}\r\n");
-        let recs: Vec<Record> = JsonlRecords::new(&bytes[..], "t", "text")
+        let recs: Vec<Record> = JsonlRecords::new(&bytes[..], "t", "text", 1 << 20)
             .map(|r| r.unwrap())
             .collect();
         assert_eq!(recs[0].text.as_deref(), Ok("a"));

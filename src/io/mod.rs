@@ -25,11 +25,14 @@ mod text;
 pub mod writer;
 
 pub use crate::record::{Fields, Record};
-pub use checkpoint::Checkpoint;
+pub use checkpoint::{
+    hash_files, hash_prefix, Checkpoint, HashingReader, InputPrefix, InputTap, RunIdentity,
+};
 pub use csv::CsvWriter;
 pub use examples::{read_examples, read_texts, Example};
 pub use format::{sniff, InputFormat, OutputFormat};
 pub use jsonl::JsonlWriter;
-pub use paths::OutputPaths;
+pub use lines::MAX_ROW_BYTES;
+pub use paths::{Destination, OutputPaths};
 pub use reader::{read_records, CountingReader, InputOptions, Records};
 pub use writer::{RecordWriter, OUTPUT_COLUMNS};

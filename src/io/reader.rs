@@ -10,6 +10,7 @@ use crate::error::Result;
 use crate::io::csv::CsvRecords;
 use crate::io::format::InputFormat;
 use crate::io::jsonl::JsonlRecords;
+use crate::io::lines::MAX_ROW_BYTES;
 use crate::io::text::TextRecords;
 use crate::record::Record;
 
@@ -21,6 +22,9 @@ pub struct InputOptions {
     pub text_field: String,
     /// CSV/TSV column name.
     pub text_column: String,
+    /// Longest row kept in memory, in bytes (JSONL and text): a longer text line is classified
+    /// from its first bytes, a longer JSON line becomes an error row.
+    pub max_row_bytes: usize,
 }
 
 impl Default for InputOptions {
@@ -29,6 +33,7 @@ impl Default for InputOptions {
             format: InputFormat::Jsonl,
             text_field: "text".into(),
             text_column: "text".into(),
+            max_row_bytes: MAX_ROW_BYTES,
         }
     }
 }
@@ -85,11 +90,16 @@ pub fn read_records<'a, R: Read + 'a>(
     match opts.format {
         InputFormat::Jsonl => Ok(Records {
             headers: Vec::new(),
-            iter: Box::new(JsonlRecords::new(source, name, &opts.text_field)),
+            iter: Box::new(JsonlRecords::new(
+                source,
+                name,
+                &opts.text_field,
+                opts.max_row_bytes,
+            )),
         }),
         InputFormat::Text => Ok(Records {
             headers: Vec::new(),
-            iter: Box::new(TextRecords::new(source, name)),
+            iter: Box::new(TextRecords::new(source, name, opts.max_row_bytes)),
         }),
         InputFormat::Csv | InputFormat::Tsv => {
             let delim = if opts.format == InputFormat::Csv {

@@ -3,7 +3,7 @@
 use std::io::Read;
 
 use crate::error::Result;
-use crate::io::lines::{invalid_utf8, Lines};
+use crate::io::lines::{cut_text, invalid_utf8, Lines};
 use crate::record::{non_empty, Fields, Record};
 
 /// Reads one record per line.
@@ -13,9 +13,9 @@ pub(crate) struct TextRecords<R> {
 
 impl<R: Read> TextRecords<R> {
     /// `name` is used in messages (a path or `<stdin>`).
-    pub(crate) fn new(source: R, name: &str) -> Self {
+    pub(crate) fn new(source: R, name: &str, max_row_bytes: usize) -> Self {
         TextRecords {
-            lines: Lines::new(source, name, false),
+            lines: Lines::new(source, name, false, max_row_bytes),
         }
     }
 }
@@ -27,13 +27,19 @@ impl<R: Read> Iterator for TextRecords<R> {
         Some(
             self.lines
                 .next_line()?
-                .map(|(row, bytes)| parse(row, bytes)),
+                .map(|l| parse(l.number, l.bytes, l.cut_from.is_some())),
         )
     }
 }
 
-fn parse(row: u64, bytes: &[u8]) -> Record {
-    let text = match std::str::from_utf8(bytes) {
+/// A line cut at the cap keeps its start: the model reads only the first few hundred words.
+fn parse(row: u64, bytes: &[u8], cut: bool) -> Record {
+    let decoded = if cut {
+        cut_text(bytes)
+    } else {
+        std::str::from_utf8(bytes)
+    };
+    let text = match decoded {
         Ok(t) => t,
         Err(e) => return invalid_utf8(row, bytes, e),
     };
@@ -50,7 +56,7 @@ mod tests {
 
     #[test]
     fn text_lines_keep_empty_lines_as_error_rows() {
-        let recs: Vec<Record> = TextRecords::new(&b"satu\n\ndua"[..], "t")
+        let recs: Vec<Record> = TextRecords::new(&b"satu\n\ndua"[..], "t", 1 << 20)
             .map(|r| r.unwrap())
             .collect();
         assert_eq!(recs.len(), 3);

@@ -97,6 +97,33 @@ impl Config {
         if self.vocab_size == 0 || self.intermediate_size == 0 {
             return Err("vocab_size and intermediate_size must be positive".into());
         }
+        if !(self.layer_norm_eps.is_finite() && self.layer_norm_eps > 0.0) {
+            return Err(format!(
+                "layer_norm_eps is {}; it must be a small positive number such as 1e-5",
+                self.layer_norm_eps
+            ));
+        }
+        if !(0.0..1.0).contains(&self.hidden_dropout_prob) {
+            return Err(format!(
+                "hidden_dropout_prob is {}; it must be at least 0 and below 1",
+                self.hidden_dropout_prob
+            ));
+        }
+        if self.pad_token_id as usize >= self.vocab_size {
+            return Err(format!(
+                "pad_token_id {} is not below vocab_size {}",
+                self.pad_token_id, self.vocab_size
+            ));
+        }
+        if self.model_type != MODEL_TYPE {
+            return Err(format!(
+                "model_type is {:?}; pantau reads {MODEL_TYPE:?} models",
+                self.model_type
+            ));
+        }
+        if self.num_hidden_layers == 0 {
+            return Err("num_hidden_layers must be positive".into());
+        }
         if self.id2label.len() != Label::ALL.len() {
             return Err(format!(
                 "id2label has {} labels, pantau needs exactly 3 (neutral, promotional, campaigning)",
@@ -188,9 +215,23 @@ mod tests {
         let mut bad = c.clone();
         bad.id2label.insert("1".into(), "campaigning".into());
         assert!(bad.validate().unwrap_err().contains("id2label[1]"));
-        let mut bad = c;
+        let mut bad = c.clone();
         bad.id2label.insert("3".into(), "other".into());
         assert!(bad.validate().unwrap_err().contains("exactly 3"));
+        for eps in [-1.0, 0.0, f64::NAN] {
+            let mut bad = c.clone();
+            bad.layer_norm_eps = eps;
+            assert!(
+                bad.validate().unwrap_err().contains("layer_norm_eps"),
+                "{eps}"
+            );
+        }
+        let mut bad = c.clone();
+        bad.pad_token_id = 50;
+        assert!(bad.validate().unwrap_err().contains("pad_token_id 50"));
+        let mut bad = c;
+        bad.hidden_dropout_prob = 1.0;
+        assert!(bad.validate().unwrap_err().contains("hidden_dropout_prob"));
     }
 
     #[test]

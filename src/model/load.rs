@@ -1,33 +1,55 @@
-//! Reading a model directory's `config.json` and `model.safetensors`, each checked against the other.
+//! Reading a model directory's `config.json` and `model.safetensors`, each checked against the
+//! other, so a broken or mismatched model is refused at load with the file and the fix, never
+//! used to write wrong rows: every tensor the architecture needs must be there with its shape, no
+//! tensor may be left over (a layer count that disagrees with the weights), and every weight must
+//! be a finite float.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
-use candle_core::{DType, Device};
+use candle_core::safetensors::MmapedSafetensors;
+use candle_core::{DType, Device, Shape, Tensor};
+use candle_nn::var_builder::SimpleBackend;
 use candle_nn::VarBuilder;
 
-use crate::error::{Error, Result};
+use crate::error::{without_backtrace, Error, Result};
 use crate::model::config::Config;
 use crate::model::encoder::EncoderClassifier;
 
 /// `dir/file`, or an error naming the missing file and what a model directory holds.
 pub(crate) fn existing(dir: &Path, file: &str) -> Result<PathBuf> {
     let p = dir.join(file);
-    if p.is_file() {
-        Ok(p)
-    } else {
-        Err(Error::invalid_model(
+    match std::fs::metadata(&p) {
+        Ok(m) if m.is_file() => Ok(p),
+        Ok(_) => Err(Error::invalid_model(
+            dir,
+            format!("{file} is not a regular file"),
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::invalid_model(
             dir,
             format!("{file} is missing: a model directory needs config.json, tokenizer.json and model.safetensors"),
-        ))
+        )),
+        // A symlink loop or a directory pantau may not read is not "missing": say what it is.
+        Err(e) => Err(Error::invalid_model(dir, format!("{file} cannot be read: {e}"))),
     }
 }
 
-/// Reads and validates `config.json`.
+/// Reads and validates `config.json`; a field of the wrong type is named.
 pub fn read_config(dir: &Path) -> Result<Config> {
     let p = existing(dir, "config.json")?;
     let text = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
-    let config: Config = serde_json::from_str(&text)
-        .map_err(|e| Error::invalid_model(dir, format!("config.json: {e}")))?;
+    let de = &mut serde_json::Deserializer::from_str(&text);
+    let config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner();
+        let reason = if field == "." {
+            format!("config.json: {inner}")
+        } else {
+            format!("config.json: field {field}: {inner}")
+        };
+        Error::invalid_model(dir, reason)
+    })?;
     config
         .validate()
         .map_err(|e| Error::invalid_model(dir, format!("config.json: {e}")))?;
@@ -44,28 +66,124 @@ pub(crate) fn load_weights(
     let bad = |reason: String| Error::invalid_model(dir, format!("model.safetensors: {reason}"));
     // Safety: the file is memory-mapped read-only; pantau never writes to a model it has loaded
     // (training writes a new directory and renames it into place).
-    let tensors = unsafe { candle_core::safetensors::MmapedSafetensors::new(path) }
-        .map_err(|e| bad(format!("{e} (is the file truncated or not safetensors?)")))?;
-    for (name, rows) in [
-        ("embeddings.word_embeddings.weight", config.vocab_size),
-        (
-            "embeddings.position_embeddings.weight",
-            config.max_position_embeddings,
-        ),
-    ] {
-        let view = tensors
-            .get(name)
-            .map_err(|_| bad(format!("tensor {name} is missing")))?;
-        let shape = view.shape();
-        if shape != [rows, config.hidden_size] {
-            return Err(bad(format!(
-                "{name} has shape {shape:?} but config.json implies [{rows}, {}]",
-                config.hidden_size
-            )));
+    let tensors = unsafe { MmapedSafetensors::new(path) }.map_err(|e| {
+        bad(format!(
+            "{} (is the file truncated or not safetensors?)",
+            without_backtrace(e)
+        ))
+    })?;
+    check_tensors(&tensors).map_err(bad)?;
+    let names: BTreeSet<String> = tensors.tensors().into_iter().map(|(n, _)| n).collect();
+    let layers_in_file = names
+        .iter()
+        .filter_map(|n| {
+            n.strip_prefix("encoder.layers.")?
+                .split('.')
+                .next()?
+                .parse::<usize>()
+                .ok()
+        })
+        .max()
+        .map_or(0, |l| l + 1);
+    let layers = |what: &str| {
+        format!(
+            "{what}: config.json says num_hidden_layers {} but the weights have {layers_in_file} layers; they come from different models",
+            config.num_hidden_layers
+        )
+    };
+    let asked = Arc::new(Mutex::new(BTreeSet::new()));
+    let recording = Recording {
+        inner: tensors,
+        asked: asked.clone(),
+    };
+    let vb = VarBuilder::from_backend(Box::new(recording), DType::F32, device.clone());
+    let model = EncoderClassifier::new(config, vb)
+        .and_then(EncoderClassifier::for_inference)
+        .map_err(|e| {
+            let msg = e.to_string();
+            if layers_in_file != config.num_hidden_layers {
+                bad(layers(&msg))
+            } else {
+                bad(format!("{msg} (config.json and the weights disagree)"))
+            }
+        })?;
+    let asked = asked.lock().unwrap_or_else(|p| p.into_inner());
+    let unexpected: Vec<&String> = names.iter().filter(|n| !asked.contains(*n)).collect();
+    if !unexpected.is_empty() {
+        let list = unexpected
+            .iter()
+            .take(3)
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let what = format!("{} unexpected tensors ({list}…)", unexpected.len());
+        return Err(bad(if layers_in_file != config.num_hidden_layers {
+            layers(&what)
+        } else {
+            format!("{what}: the weights are not of this architecture")
+        }));
+    }
+    Ok(model)
+}
+
+/// Every tensor is a float (f16, bf16 or f32) and finite.
+fn check_tensors(tensors: &MmapedSafetensors) -> std::result::Result<(), String> {
+    for (name, view) in tensors.tensors() {
+        let dtype = format!("{:?}", view.dtype());
+        if !matches!(dtype.as_str(), "F16" | "BF16" | "F32") {
+            return Err(format!(
+                "tensor {name} is stored as {dtype}; weights must be float16, bfloat16 or float32"
+            ));
+        }
+        let t = tensors
+            .load(&name, &Device::Cpu)
+            .and_then(|t| t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>())
+            .map_err(|e| format!("tensor {name} cannot be read: {}", without_backtrace(e)))?;
+        if let Some(i) = t.iter().position(|x| !x.is_finite()) {
+            return Err(format!(
+                "tensor {name} holds a non-finite value ({} at index {i}): the file is damaged; restore it or retrain",
+                t[i]
+            ));
         }
     }
-    let vb = VarBuilder::from_backend(Box::new(tensors), DType::F32, device.clone());
-    EncoderClassifier::new(config, vb)
-        .and_then(EncoderClassifier::for_inference)
-        .map_err(|e| bad(e.to_string()))
+    Ok(())
+}
+
+/// A safetensors backend that remembers which tensors the architecture asked for, so tensors left
+/// over (weights of another architecture or layer count) are found.
+struct Recording {
+    inner: MmapedSafetensors,
+    asked: Arc<Mutex<BTreeSet<String>>>,
+}
+
+impl Recording {
+    fn note(&self, name: &str) {
+        self.asked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.to_string());
+    }
+}
+
+impl SimpleBackend for Recording {
+    fn get(
+        &self,
+        s: Shape,
+        name: &str,
+        h: candle_nn::Init,
+        dtype: DType,
+        dev: &Device,
+    ) -> candle_core::Result<Tensor> {
+        self.note(name);
+        SimpleBackend::get(&self.inner, s, name, h, dtype, dev)
+    }
+
+    fn get_unchecked(&self, name: &str, dtype: DType, dev: &Device) -> candle_core::Result<Tensor> {
+        self.note(name);
+        self.inner.get_unchecked(name, dtype, dev)
+    }
+
+    fn contains_tensor(&self, name: &str) -> bool {
+        SimpleBackend::contains_tensor(&self.inner, name)
+    }
 }

@@ -2,7 +2,7 @@
 
 use candle_core::{DType, Device, Tensor};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::prediction::Prediction;
 
 /// Pads token-id sequences into `(ids, mask)` tensors of shape `(B, longest)`.
@@ -23,12 +23,21 @@ pub fn pad_batch(seqs: &[&[u32]], pad_id: u32, device: &Device) -> Result<(Tenso
     ))
 }
 
-/// Softmax over the label axis, copied to the host.
+/// Softmax over the label axis, copied to the host. A non-finite probability is an error, never a
+/// label: weights that load but compute NaN must stop the run, not count every post as neutral.
 pub(crate) fn probabilities(logits: &Tensor) -> Result<Vec<Prediction>> {
     let probs = candle_nn::ops::softmax_last_dim(&logits.to_dtype(DType::F32)?)?;
-    Ok(probs
+    probs
         .to_vec2::<f32>()?
         .into_iter()
-        .map(|row| Prediction::from_probabilities([row[0], row[1], row[2]]))
-        .collect())
+        .map(|row| {
+            if row.iter().all(|p| p.is_finite()) {
+                Ok(Prediction::from_probabilities([row[0], row[1], row[2]]))
+            } else {
+                Err(Error::Device(
+                    "the model computed non-finite probabilities: its weights or config are broken (check it with `pantau info --check MODEL`)".into(),
+                ))
+            }
+        })
+        .collect()
 }

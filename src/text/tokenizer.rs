@@ -122,6 +122,49 @@ impl TextEncoder {
         self.inner.get_vocab_size(true)
     }
 
+    /// Checks the vocabulary against a model's embedding table: every id below `vocab_size`, no id
+    /// given to two tokens, an unknown-word token (without one, every post with an unseen word
+    /// fails) and a padding token whose id is the config's `pad_token_id`.
+    pub fn validate(
+        &self,
+        vocab_size: usize,
+        pad_token_id: u32,
+    ) -> std::result::Result<(), String> {
+        let vocab = self.inner.get_vocab(true);
+        // Sorted, so the message names the same tokens on every run.
+        let mut tokens: Vec<(&String, &u32)> = vocab.iter().collect();
+        tokens.sort();
+        let mut by_id: std::collections::BTreeMap<u32, &str> = std::collections::BTreeMap::new();
+        for &(token, &id) in &tokens {
+            if let Some(other) = by_id.insert(id, token) {
+                return Err(format!(
+                    "gives tokens {other:?} and {token:?} the same id {id}: every token needs its own id"
+                ));
+            }
+        }
+        if tokens.len() > vocab_size {
+            return Err(format!(
+                "has {} tokens but config.json says vocab_size {vocab_size}: they come from different models",
+                tokens.len()
+            ));
+        }
+        if let Some((token, id)) = tokens.iter().find(|(_, &id)| id as usize >= vocab_size) {
+            return Err(format!(
+                "gives token {token:?} id {id}, not below config.json's vocab_size {vocab_size}: the tokenizer and the weights come from different models"
+            ));
+        }
+        if self.unk_id().is_none() {
+            return Err("has no unknown-word token ([UNK] or <unk>): every post with a word outside the vocabulary would fail".into());
+        }
+        match special_id(&self.inner, "pad") {
+            None => Err("has no padding token ([PAD] or <pad>)".into()),
+            Some(id) if id != pad_token_id => Err(format!(
+                "gives the padding token id {id} but config.json says pad_token_id {pad_token_id}"
+            )),
+            Some(_) => Ok(()),
+        }
+    }
+
     /// The id used to pad batches.
     pub fn pad_id(&self) -> u32 {
         self.pad_id
@@ -225,6 +268,32 @@ mod tests {
         assert_eq!(t.vocab_size(), 4);
         assert_eq!((t.unk_id(), t.mask_id()), (Some(0), None));
         assert!(TextEncoder::from_file(&dir.path().join("missing.json"), 8).is_err());
+        // It loads as a tokenizer, but a model needs a padding token.
+        assert!(t.validate(4, 0).unwrap_err().contains("no padding token"));
+    }
+
+    #[test]
+    fn validation_names_ids_out_of_range_shared_ids_and_missing_specials() {
+        let t = tiny();
+        assert!(t.validate(t.vocab_size(), 0).is_ok());
+        let err = t.validate(t.vocab_size() - 1, 0).unwrap_err();
+        assert!(err.contains("but config.json says vocab_size"), "{err}");
+        assert!(t
+            .validate(t.vocab_size(), 1)
+            .unwrap_err()
+            .contains("pad_token_id 1"));
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("tokenizer.json");
+        t.save(&p).unwrap();
+        let json = std::fs::read_to_string(&p).unwrap();
+        let dup = json.replacen("\"coblos\":", "\"coblos\":7,\"xcoblos\":", 1);
+        assert_ne!(dup, json);
+        std::fs::write(&p, &dup).unwrap();
+        let err = TextEncoder::from_file(&p, 16)
+            .unwrap()
+            .validate(t.vocab_size() + 1, 0)
+            .unwrap_err();
+        assert!(err.contains("the same id 7"), "{err}");
     }
 
     #[test]
