@@ -4,18 +4,19 @@
 //! Modules follow the data, and depend only on the ones below them:
 //!
 //! - Shared small types at the bottom: [`error`], [`label`], [`prediction`] (the model's verdict on
-//!   a post), [`record`] (one input row); [`device`] and [`hub`] find the device and the model.
+//!   a post, and the analyst's [`Triage`] thresholds), [`record`] (one input row); [`device`] and [`hub`] find the device and the model.
 //! - [`text`]: [`text::normalize`] cleans a post, [`text::vocab`] learns a vocabulary, and
 //!   [`text::tokenizer`] turns cleaned text into token ids.
 //! - [`model`]: the encoder classifier in candle ([`model::config`], [`model::encoder`],
 //!   [`model::load`]) and the fused CPU kernels it runs on, split by kind.
 //! - [`io`]: format detection, one reader and one writer per format, output paths, checkpoints
-//!   for `--resume`, and reading labeled examples. It knows records and predictions, not the model.
-//! - [`classify`]: the [`Classifier`] (normalize → tokenize → batch → model), batch planning, and
+//!   for `--resume` (with the run's fingerprint), the review order, and reading labeled examples. It knows records and predictions, not the model.
+//! - [`classify`]: the [`Classifier`] (normalize → tokenize into windows → batch → model → the most
+//!   flagged window, with the calibrated temperature applied), batch planning, and
 //!   the streaming driver [`classify::classify_stream`], which sits above both `io` and the
 //!   classifier: `io` reads rows → the classifier scores them → `io` writes them, in input order.
 //! - [`train`] and [`eval`], beside `classify`: building models (pretraining, the training loop,
-//!   optimizer, model card) and measuring them (metrics, report).
+//!   optimizer, model card) and measuring them (metrics, report, temperature calibration).
 //!
 //! The `pantau` binary's `src/cli/` is a thin layer over this library, one file per subcommand.
 //!
@@ -44,7 +45,7 @@ pub use classify::Classifier;
 pub use device::parse_device;
 pub use error::{Error, Result};
 pub use label::Label;
-pub use prediction::Prediction;
+pub use prediction::{Prediction, Triage};
 
 /// Where the model shipped with pantau lives, relative to the repository root.
 pub const DEFAULT_MODEL: &str = "models/pantau-small";

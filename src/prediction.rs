@@ -15,6 +15,50 @@ pub struct Prediction {
     /// (see [`crate::text::participants`]); empty when none, or when the prediction was made from
     /// token ids alone.
     pub participants: Vec<String>,
+    /// Model windows the post was read in: 1 for posts that fit the model's length, more for long
+    /// posts, read in overlapping windows whose most flagged one gives the probabilities.
+    pub windows: u32,
+    /// Whether text past the last window was left unread.
+    pub truncated: bool,
+}
+
+/// An analyst's thresholds: when a post is flagged and when it is sent for human review.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Triage {
+    /// A post is flagged when p_promotional + p_campaigning reaches this.
+    pub flag_threshold: f32,
+    /// Posts whose flag score lies in `review_low..=review_high` are marked for review: the model
+    /// is unsure about them.
+    pub review_low: f32,
+    pub review_high: f32,
+}
+
+impl Default for Triage {
+    /// Flag at 0.5 (a post more likely favouring a participant than not); review 0.3–0.7.
+    fn default() -> Self {
+        Triage {
+            flag_threshold: 0.5,
+            review_low: 0.3,
+            review_high: 0.7,
+        }
+    }
+}
+
+impl Triage {
+    /// Whether `p` is flagged.
+    pub fn flagged(&self, p: &Prediction) -> bool {
+        p.flag_score() >= self.flag_threshold
+    }
+
+    /// Whether `p` is in the review band.
+    pub fn review(&self, p: &Prediction) -> bool {
+        (self.review_low..=self.review_high).contains(&p.flag_score())
+    }
+
+    /// How far `p` is from the flag threshold: the review queue's order, nearest first.
+    pub fn certainty(&self, p: &Prediction) -> f32 {
+        (p.flag_score() - self.flag_threshold).abs()
+    }
 }
 
 impl Prediction {
@@ -30,7 +74,14 @@ impl Prediction {
             label: Label::ALL[best],
             probabilities,
             participants: Vec::new(),
+            windows: 1,
+            truncated: false,
         }
+    }
+
+    /// p_promotional + p_campaigning: how likely the post favours an election participant.
+    pub fn flag_score(&self) -> f32 {
+        self.probability(Label::Promotional) + self.probability(Label::Campaigning)
     }
 
     /// Probability of one label.
@@ -52,5 +103,20 @@ mod tests {
             Prediction::from_probabilities([0.4, 0.2, 0.4]).label,
             Label::Neutral
         );
+    }
+
+    #[test]
+    fn triage_flags_from_the_threshold_and_reviews_inside_the_band() {
+        let t = Triage::default();
+        let sure = Prediction::from_probabilities([0.05, 0.9, 0.05]);
+        let unsure = Prediction::from_probabilities([0.55, 0.3, 0.15]);
+        assert!(t.flagged(&sure) && !t.review(&sure));
+        assert!(!t.flagged(&unsure) && t.review(&unsure));
+        assert!(t.certainty(&unsure) < t.certainty(&sure));
+        let strict = Triage {
+            flag_threshold: 0.99,
+            ..t
+        };
+        assert!(!strict.flagged(&sure));
     }
 }

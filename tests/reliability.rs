@@ -708,3 +708,40 @@ fn rows_over_the_byte_cap_are_cut_while_read_and_the_rows_after_them_are_whole()
     assert!(err.contains("--max-row-bytes"), "{err}");
     assert_prediction(&rows[1]);
 }
+
+#[test]
+fn every_broken_model_file_in_the_fixtures_is_refused_with_its_reason() {
+    let expected = [
+        ("string_hidden_size", "field hidden_size"),
+        ("negative_eps", "layer_norm_eps"),
+        ("fewer_layers", "the weights have 2 layers"),
+        ("pad_out_of_range", "pad_token_id"),
+        ("no_unk", "unknown-word token"),
+        ("duplicate_ids", "the same id 7"),
+        ("id_out_of_range", "not below config.json's vocab_size"),
+        // Found by the model_dir fuzz target: `tokenizers` panicked on it instead of erring.
+        ("invalid_json", "not valid JSON"),
+    ];
+    let tmp = tempfile::tempdir().unwrap();
+    let fixtures = root().join("tests/data/broken/models");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&fixtures).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        let (case, file) = name.split_once('.').unwrap();
+        let (_, why) = expected
+            .iter()
+            .find(|(c, _)| *c == case)
+            .unwrap_or_else(|| panic!("{name} has no expected reason"));
+        let dir = broken_model(&tmp.path().join(case), |d| {
+            std::fs::copy(&path, d.join(file)).unwrap();
+        });
+        let e = match pantau::Classifier::load_dir(Path::new(&dir), &candle_core::Device::Cpu) {
+            Ok(_) => panic!("{name} loaded"),
+            Err(e) => e.to_string(),
+        };
+        assert!(e.contains(why) && e.contains(file), "{name}: {e}");
+        seen += 1;
+    }
+    assert_eq!(seen, expected.len());
+}

@@ -15,7 +15,11 @@ use crate::model::load::{existing, load_weights, read_config};
 use crate::model::tensors::{pad_batch, probabilities};
 use crate::prediction::Prediction;
 use crate::text::participants::{prepare, Marked, Registry, MARKING_VERSION};
-use crate::text::tokenizer::TextEncoder;
+use crate::text::tokenizer::{TextEncoder, Windows};
+
+/// Windows a long post is read in at most (with 128-token windows overlapping by 32, about 800
+/// tokens: a long Facebook post); text past them is reported as `truncated`.
+pub const MAX_WINDOWS: usize = 8;
 
 /// A loaded model: normalizer, tokenizer and encoder classifier on one device.
 ///
@@ -162,7 +166,7 @@ impl Classifier {
     /// there is nothing to classify. Tokenization and batches run in parallel
     /// on the current rayon pool.
     pub fn classify_batch<S: AsRef<str> + Sync>(&self, texts: &[S]) -> Result<Vec<Prediction>> {
-        let (ids, mentions): (Vec<Vec<u32>>, Vec<Vec<usize>>) = texts
+        let (windows, mentions): (Vec<Windows>, Vec<Vec<usize>>) = texts
             .par_iter()
             .enumerate()
             .map(|(index, t)| {
@@ -170,16 +174,47 @@ impl Classifier {
                 if prepared.text.is_empty() {
                     return Err(Error::EmptyText { index });
                 }
-                Ok((self.encoder.encode(&prepared.text)?, prepared.participants))
+                Ok((self.encode_windows(&prepared.text)?, prepared.participants))
             })
             .collect::<Result<Vec<_>>>()?
             .into_iter()
             .unzip();
-        let mut preds = self.predict_ids(&ids)?;
+        let mut preds = self.predict_windows(&windows)?;
         for (p, m) in preds.iter_mut().zip(&mentions) {
             p.participants = self.participant_names(m);
         }
         Ok(preds)
+    }
+
+    /// A prepared post's token ids in up to [`MAX_WINDOWS`] windows.
+    pub fn encode_windows(&self, prepared: &str) -> Result<Windows> {
+        self.encoder.encode_windows(prepared, MAX_WINDOWS)
+    }
+
+    /// Classifies posts given as windows of token ids: every window of every post is batched
+    /// together, and each post takes the probabilities of its most flagged window (highest
+    /// p_promotional + p_campaigning), so a long post is as flagged as its most flagged part: a
+    /// campaigning ending is not diluted by a neutral preamble.
+    pub fn predict_windows(&self, posts: &[Windows]) -> Result<Vec<Prediction>> {
+        let flat: Vec<Vec<u32>> = posts.iter().flat_map(|w| w.ids.iter().cloned()).collect();
+        let preds = self.predict_ids(&flat)?;
+        let mut at = 0;
+        Ok(posts
+            .iter()
+            .map(|w| {
+                let n = w.ids.len().max(1);
+                let own = &preds[at..at + n];
+                at += n;
+                let mut best = own
+                    .iter()
+                    .max_by(|a, b| a.flag_score().total_cmp(&b.flag_score()))
+                    .expect("a post has a window")
+                    .clone();
+                best.windows = n as u32;
+                best.truncated = w.truncated;
+                best
+            })
+            .collect())
     }
 
     /// Classifies already tokenized posts: sorts them by length, cuts token-budget batches, runs them
@@ -215,6 +250,11 @@ impl Classifier {
         }
         let (ids, mask) = pad_batch(seqs, self.encoder.pad_id(), &self.device)?;
         let logits = self.model.forward(&ids, &mask, None)?;
-        probabilities(&logits)
+        let t = self.model.config().temperature;
+        if t == 1.0 {
+            probabilities(&logits)
+        } else {
+            probabilities(&(logits / t as f64)?)
+        }
     }
 }

@@ -9,11 +9,12 @@ use rayon::prelude::*;
 use crate::classify::classifier::Classifier;
 use crate::error::{Result, EMPTY_TEXT};
 use crate::io::writer::RecordWriter;
-use crate::prediction::Prediction;
+use crate::prediction::{Prediction, Triage};
 use crate::record::Record;
+use crate::text::tokenizer::Windows;
 
 /// A row ready for the model: its token ids and the registry indices of the participants it names.
-type Encoded = (Vec<u32>, Vec<usize>);
+type Encoded = (Windows, Vec<usize>);
 
 /// Settings of a bulk run.
 #[derive(Clone, Copy, Debug)]
@@ -23,6 +24,10 @@ pub struct StreamOptions {
     /// Bytes of text a window holds at most (a window always takes at least one row); bounds
     /// memory with long posts, where `window` rows could be gigabytes.
     pub window_bytes: usize,
+    /// When a post is flagged or sent for review (the writer's `flagged`/`review` columns).
+    pub triage: Triage,
+    /// Write only flagged rows and error rows; the others are still read, classified and counted.
+    pub flagged_only: bool,
 }
 
 impl Default for StreamOptions {
@@ -32,6 +37,8 @@ impl Default for StreamOptions {
             // 4,096 ordinary posts are well under 2 MiB; 8 MiB leaves them whole and keeps a
             // window of 200 KB posts to ~40 rows.
             window_bytes: 8 << 20,
+            triage: Triage::default(),
+            flagged_only: false,
         }
     }
 }
@@ -39,12 +46,14 @@ impl Default for StreamOptions {
 /// What a bulk run did.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct RunSummary {
-    /// Output rows written (predictions plus error rows).
+    /// Input rows done (predictions plus error rows); with `flagged_only` not all are written.
     pub rows: u64,
     /// Rows with a prediction.
     pub predicted: u64,
     /// Rows written as error records.
     pub errors: u64,
+    /// Classified rows that were flagged.
+    pub flagged: u64,
     pub seconds: f64,
 }
 
@@ -63,9 +72,10 @@ impl std::fmt::Display for RunSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} rows ({} classified, {} errors) in {:.1} s, {:.0} rows/s",
+            "{} rows ({} classified, {} flagged, {} errors) in {:.1} s, {:.0} rows/s",
             self.rows,
             self.predicted,
+            self.flagged,
             self.errors,
             self.seconds,
             self.rows_per_second()
@@ -89,6 +99,7 @@ where
     W: RecordWriter + ?Sized,
     F: FnMut(&RunSummary, &mut W) -> Result<()>,
 {
+    writer.set_triage(opts.triage);
     let start = Instant::now();
     let mut summary = RunSummary::default();
     let mut records = records.peekable();
@@ -111,9 +122,8 @@ where
                         Err(EMPTY_TEXT.to_string())
                     } else {
                         classifier
-                            .encoder()
-                            .encode(&prepared.text)
-                            .map(|ids| (ids, prepared.participants))
+                            .encode_windows(&prepared.text)
+                            .map(|w| (w, prepared.participants))
                             .map_err(|e| e.to_string())
                     }
                 }
@@ -121,11 +131,11 @@ where
             })
             .collect();
         let ok_idx: Vec<usize> = (0..chunk.len()).filter(|&i| encoded[i].is_ok()).collect();
-        let ids: Vec<Vec<u32>> = ok_idx
+        let windows: Vec<Windows> = ok_idx
             .iter()
             .map(|&i| encoded[i].as_ref().expect("filtered").0.clone())
             .collect();
-        let preds = classifier.predict_ids(&ids)?;
+        let preds = classifier.predict_windows(&windows)?;
         let mut pred_of: Vec<Option<Prediction>> = vec![None; chunk.len()];
         for (&i, mut p) in ok_idx.iter().zip(preds) {
             if let Ok((_, mentions)) = &encoded[i] {
@@ -136,8 +146,12 @@ where
         for (i, rec) in chunk.iter().enumerate() {
             match (&pred_of[i], &encoded[i]) {
                 (Some(p), _) => {
-                    writer.write(rec, Ok(p))?;
+                    let flagged = opts.triage.flagged(p);
+                    if flagged || !opts.flagged_only {
+                        writer.write(rec, Ok(p))?;
+                    }
                     summary.predicted += 1;
+                    summary.flagged += flagged as u64;
                 }
                 (None, Err(reason)) => {
                     writer.write(rec, Err(reason))?;

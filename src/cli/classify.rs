@@ -12,11 +12,13 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use pantau::classify::{classify_stream, StreamOptions};
+use pantau::io::sort_for_review;
 use pantau::io::{
     hash_files, hash_prefix, read_records, sniff, Checkpoint, CountingReader, CsvWriter,
     Destination, HashingReader, InputFormat, InputOptions, InputPrefix, JsonlWriter, OutputFormat,
     RecordWriter, RunIdentity, MAX_ROW_BYTES,
 };
+use pantau::Triage;
 
 use crate::cli::common::{load, Common};
 use crate::cli::out::{say, stdout};
@@ -42,6 +44,20 @@ pub struct ClassifyArgs {
     /// CSV/TSV column holding the post text.
     #[arg(long, default_value = "text")]
     pub text_column: String,
+    /// Flag a post when p_promotional + p_campaigning reaches P (`flagged` column).
+    #[arg(long, value_name = "P", default_value_t = 0.5, value_parser = probability)]
+    pub flag_threshold: f32,
+    /// Mark posts whose p_promotional + p_campaigning lies in LO..HI for human review (`review`
+    /// column).
+    #[arg(long, value_name = "LO..HI", default_value = "0.3..0.7", value_parser = band)]
+    pub review_band: (f32, f32),
+    /// Write only flagged rows (and error rows); every row is still classified and counted.
+    #[arg(long)]
+    pub flagged_only: bool,
+    /// Order the output file for review: most uncertain first (nearest the flag threshold), error
+    /// rows last. Needs --output FILE.
+    #[arg(long)]
+    pub sort_review: bool,
     /// Exit with status 2 if any row could not be classified.
     #[arg(long)]
     pub strict: bool,
@@ -82,7 +98,18 @@ impl ClassifyArgs {
         if self.resume && self.writes_stdout() {
             bail!("--resume needs --output FILE: there is nothing to resume on stdout");
         }
+        if self.sort_review && self.writes_stdout() {
+            bail!("--sort-review needs --output FILE: the rows are reordered once all are written");
+        }
         Ok(())
+    }
+
+    fn triage(&self) -> Triage {
+        Triage {
+            flag_threshold: self.flag_threshold,
+            review_low: self.review_band.0,
+            review_high: self.review_band.1,
+        }
     }
 
     /// The input format `--format` or the input file's extension names; `None` means sniff it.
@@ -118,6 +145,13 @@ impl ClassifyArgs {
             ("output_format".into(), format!("{output:?}").to_lowercase()),
             ("text_field".into(), self.text_field.clone()),
             ("text_column".into(), self.text_column.clone()),
+            ("flag_threshold".into(), self.flag_threshold.to_string()),
+            (
+                "review_band".into(),
+                format!("{}..{}", self.review_band.0, self.review_band.1),
+            ),
+            ("flagged_only".into(), self.flagged_only.to_string()),
+            ("max_row_bytes".into(), self.max_row_bytes.to_string()),
         ]))
     }
 
@@ -136,6 +170,31 @@ impl ClassifyArgs {
                 _ => OutputFormat::Jsonl,
             })
     }
+}
+
+/// A probability flag value: a number from 0 to 1.
+fn probability(s: &str) -> std::result::Result<f32, String> {
+    let p: f32 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number"))?;
+    if (0.0..=1.0).contains(&p) {
+        Ok(p)
+    } else {
+        Err(format!("{p} is not between 0 and 1"))
+    }
+}
+
+/// `LO..HI`, two probabilities with LO ≤ HI.
+fn band(s: &str) -> std::result::Result<(f32, f32), String> {
+    let (lo, hi) = s
+        .split_once("..")
+        .ok_or_else(|| format!("{s:?} is not LO..HI (for example 0.3..0.7)"))?;
+    let (lo, hi) = (probability(lo)?, probability(hi)?);
+    if lo > hi {
+        return Err(format!("{lo} is above {hi}"));
+    }
+    Ok((lo, hi))
 }
 
 pub fn run(a: ClassifyArgs) -> Result<ExitCode> {
@@ -309,6 +368,8 @@ pub fn run(a: ClassifyArgs) -> Result<ExitCode> {
         writer.as_mut(),
         StreamOptions {
             window: a.window,
+            triage: a.triage(),
+            flagged_only: a.flagged_only,
             ..StreamOptions::default()
         },
         |s, w| {
@@ -343,6 +404,14 @@ pub fn run(a: ClassifyArgs) -> Result<ExitCode> {
     }
     drop(writer);
     if let Some(p) = paths {
+        if a.sort_review {
+            let mut sorted = p.partial.as_os_str().to_owned();
+            sorted.push(".sorted");
+            let sorted = PathBuf::from(sorted);
+            sort_for_review(&p.partial, &sorted, out_format, &a.triage())?;
+            std::fs::rename(&sorted, &p.partial)
+                .with_context(|| format!("writing {}", p.partial.display()))?;
+        }
         p.finish()?;
     }
     drop(lock);
@@ -497,12 +566,41 @@ mod tests {
     }
 
     #[test]
+    fn thresholds_default_to_half_and_a_middle_band_and_bad_values_are_refused() {
+        let a = args(&[]);
+        assert_eq!((a.flag_threshold, a.review_band), (0.5, (0.3, 0.7)));
+        assert!(!a.flagged_only && !a.sort_review);
+        let a = args(&[
+            "--flag-threshold",
+            "0.8",
+            "--review-band",
+            "0.6..0.9",
+            "--flagged-only",
+        ]);
+        assert_eq!(a.triage().flag_threshold, 0.8);
+        assert_eq!((a.triage().review_low, a.triage().review_high), (0.6, 0.9));
+        assert!(a.flagged_only);
+        for bad in [
+            &["--flag-threshold", "1.5"][..],
+            &["--flag-threshold", "x"],
+            &["--review-band", "0.7..0.3"],
+            &["--review-band", "0.5"],
+        ] {
+            let mut all = vec!["classify"];
+            all.extend_from_slice(bad);
+            assert!(parse(&all).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
     fn resume_needs_an_output_file() {
         for flags in [&["--resume"][..], &["--resume", "-o", "-"]] {
             let err = args(flags).validate().unwrap_err().to_string();
             assert!(err.contains("--resume needs --output FILE"), "{err}");
         }
         assert!(args(&["--resume", "-o", "out.jsonl"]).validate().is_ok());
+        let err = args(&["--sort-review"]).validate().unwrap_err().to_string();
+        assert!(err.contains("--sort-review needs --output FILE"), "{err}");
         assert!(args(&[]).validate().is_ok());
     }
 }

@@ -74,7 +74,19 @@ pub fn run(a: EvalArgs) -> Result<()> {
     }
     out.flush()?;
     if a.update_card {
-        update_card(clf.dir(), &source, &report)?;
+        // The card quotes the command that reproduces it, participant files included: without
+        // them the test split's invented candidates are unknown names.
+        let mut flags = String::new();
+        for f in &a.common.participants.files {
+            flags.push_str(&format!(" --participants {}", f.display()));
+        }
+        if a.common.participants.only {
+            flags.push_str(" --only-participants");
+        }
+        for f in &a.corpora_participants {
+            flags.push_str(&format!(" --corpora-participants {}", f.display()));
+        }
+        update_card(clf.dir(), &flags, &source, &report)?;
     }
     Ok(())
 }
@@ -82,7 +94,7 @@ pub fn run(a: EvalArgs) -> Result<()> {
 /// Writes this report into the card after its evaluation marker: the section for the same model and
 /// data is replaced, the sections for other data are kept (a card reports the test split next to
 /// real-traffic sets).
-fn update_card(dir: &Path, data: &Path, report: &Report) -> Result<()> {
+fn update_card(dir: &Path, flags: &str, data: &Path, report: &Report) -> Result<()> {
     let path = dir.join("README.md");
     let card =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
@@ -93,7 +105,7 @@ fn update_card(dir: &Path, data: &Path, report: &Report) -> Result<()> {
         );
     };
     let header = format!(
-        "`pantau eval --model {} --data {}`:",
+        "`pantau eval --model {}{flags} --data {}`:",
         dir.display(),
         data.display()
     );
@@ -154,22 +166,22 @@ mod tests {
             None,
         );
         std::fs::write(&card, format!("# m\n\n{CARD_EVAL_MARKER}\nold numbers\n")).unwrap();
-        update_card(dir.path(), Path::new("test.jsonl"), &report).unwrap();
+        update_card(dir.path(), "", Path::new("test.jsonl"), &report).unwrap();
         let text = std::fs::read_to_string(&card).unwrap();
         assert!(text.starts_with(&format!("# m\n\n{CARD_EVAL_MARKER}\n`pantau eval --model ")));
         assert!(text.contains("--data test.jsonl`") && text.contains("accuracy   1.0000"));
         assert!(!text.contains("old numbers"), "{text}");
 
         // A second data set gets its own section; re-running the first replaces only its own.
-        update_card(dir.path(), Path::new("real.jsonl"), &report).unwrap();
-        update_card(dir.path(), Path::new("test.jsonl"), &report).unwrap();
+        update_card(dir.path(), "", Path::new("real.jsonl"), &report).unwrap();
+        update_card(dir.path(), "", Path::new("test.jsonl"), &report).unwrap();
         let text = std::fs::read_to_string(&card).unwrap();
         assert_eq!(text.matches("--data test.jsonl`").count(), 1, "{text}");
         assert_eq!(text.matches("--data real.jsonl`").count(), 1, "{text}");
         assert!(text.find("real.jsonl").unwrap() < text.find("test.jsonl`").unwrap());
 
         std::fs::write(&card, "# a card without the marker\n").unwrap();
-        let err = update_card(dir.path(), Path::new("t"), &report).unwrap_err();
+        let err = update_card(dir.path(), "", Path::new("t"), &report).unwrap_err();
         assert!(err.to_string().contains(CARD_EVAL_MARKER), "{err}");
     }
 }

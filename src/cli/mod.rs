@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+pub mod calibrate;
 pub mod classify;
 pub mod common;
 pub mod corpora;
@@ -31,6 +32,8 @@ pub struct Cli {
 pub enum Command {
     /// Classify posts from JSONL, CSV/TSV or plain text (file or stdin).
     Classify(classify::ClassifyArgs),
+    /// Fit the model's temperature on labeled data so its probabilities are calibrated.
+    Calibrate(calibrate::CalibrateArgs),
     /// Print a model's card: sizes, labels, metrics.
     Info(info::InfoArgs),
     /// Train a model on labeled data.
@@ -48,6 +51,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Classify(a) => classify::run(a),
+        Command::Calibrate(a) => calibrate::run(a).map(|_| ExitCode::SUCCESS),
         Command::Info(a) => info::run(a).map(|_| ExitCode::SUCCESS),
         Command::Train(a) => train::run(*a).map(|_| ExitCode::SUCCESS),
         Command::Eval(a) => eval::run(a).map(|_| ExitCode::SUCCESS),

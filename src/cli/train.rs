@@ -13,6 +13,7 @@ use pantau::parse_device;
 use pantau::train::{train, Event, TrainConfig, TrainData};
 
 use crate::cli::common::{set_threads, ParticipantArgs};
+use crate::cli::out::say;
 
 #[derive(Args)]
 pub struct TrainArgs {
@@ -175,12 +176,26 @@ pub fn run(mut a: TrainArgs) -> Result<()> {
         }),
     })?;
     bar.finish_and_clear();
-    eprintln!(
-        "pantau: best epoch {} (dev macro-F1 {:.4}); model written to {}",
+    // Temperature scaling on dev: label smoothing compresses the probabilities, and dev is the
+    // data early stopping already looked at, so the test split stays unseen.
+    let clf = pantau::Classifier::load_dir(&a.out, &device)?.with_registry(data.registry.clone());
+    let texts: Vec<&str> = data.dev.iter().map(|e| e.text.as_str()).collect();
+    let gold: Vec<pantau::Label> = data.dev.iter().map(|e| e.label).collect();
+    let f = crate::cli::calibrate::fit(
+        clf.config().temperature,
+        &gold,
+        &clf.classify_batch(&texts)?,
+    );
+    crate::cli::calibrate::write_temperature(&a.out, f.temperature)?;
+    say(format!(
+        "pantau: best epoch {} (dev macro-F1 {:.4}); temperature {:.4} fitted on dev (ECE {:.4} -> {:.4}); model written to {}",
         report.best_epoch,
         report.best_dev.as_ref().map_or(0.0, |d| d.macro_f1),
+        f.temperature,
+        f.before.ece,
+        f.after.ece,
         a.out.display()
-    );
+    ));
     Ok(())
 }
 

@@ -42,6 +42,9 @@ pub struct Report {
     pub ece: f64,
     /// Mean negative log-likelihood of the gold label.
     pub log_loss: f64,
+    /// Mean squared distance between the probabilities and the one-hot gold label (0 is perfect, 2
+    /// the worst).
+    pub brier: f64,
     /// Share of gold-`neutral` posts labeled promotional or campaigning: on a file of ordinary
     /// traffic (all neutral) this is the share of posts an analyst would be sent for nothing.
     pub false_alarm_rate: f64,
@@ -56,7 +59,12 @@ pub fn evaluate(gold: &[Label], preds: &[Prediction], kinds: Option<&[Option<Str
     let mut confusion = [[0u64; 3]; 3];
     let mut bins = [(0u64, 0f64, 0f64); ECE_BINS]; // (count, sum confidence, sum correct)
     let mut nll = 0f64;
+    let mut brier = 0f64;
     for (g, p) in gold.iter().zip(preds) {
+        brier += Label::ALL
+            .iter()
+            .map(|l| (p.probability(*l) as f64 - (l == g) as u8 as f64).powi(2))
+            .sum::<f64>();
         confusion[g.index()][p.label.index()] += 1;
         let conf = p.probability(p.label) as f64;
         let b = ((conf * ECE_BINS as f64) as usize).min(ECE_BINS - 1);
@@ -117,6 +125,7 @@ pub fn evaluate(gold: &[Label], preds: &[Prediction], kinds: Option<&[Option<Str
         per_kind,
         ece,
         log_loss: if n > 0 { nll / n as f64 } else { 0.0 },
+        brier: if n > 0 { brier / n as f64 } else { 0.0 },
         false_alarm_rate: ratio(
             (confusion[0][1] + confusion[0][2]) as f64,
             confusion[0].iter().sum::<u64>() as f64,

@@ -12,6 +12,7 @@ impl fmt::Display for Report {
         writeln!(f, "macro-F1   {:.4}", self.macro_f1)?;
         writeln!(f, "ECE        {:.4}", self.ece)?;
         writeln!(f, "log loss   {:.4}", self.log_loss)?;
+        writeln!(f, "Brier      {:.4}", self.brier)?;
         writeln!(
             f,
             "false alarms {:.4} ({} of {} neutral posts labeled promotional or campaigning)",

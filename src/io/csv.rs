@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::io::writer::{input_name, output_object, Counted, RecordWriter, OUTPUT_COLUMNS};
-use crate::prediction::Prediction;
+use crate::prediction::{Prediction, Triage};
 use crate::record::{non_empty, Fields, Record};
 
 /// Reads one record per data row; the header names the columns.
@@ -136,6 +136,7 @@ pub struct CsvWriter<W: Write> {
     columns: Option<Vec<String>>,
     input_headers: Vec<String>,
     base: u64,
+    triage: Triage,
 }
 
 impl<W: Write> CsvWriter<W> {
@@ -156,6 +157,7 @@ impl<W: Write> CsvWriter<W> {
             columns,
             input_headers,
             base,
+            triage: Triage::default(),
         }
     }
 
@@ -194,7 +196,7 @@ impl<W: Write> RecordWriter for CsvWriter<W> {
             self.columns = Some(cols);
         }
         let cols = self.columns.as_ref().expect("set above");
-        let mut obj = output_object(record, outcome, &self.input_headers);
+        let mut obj = output_object(record, outcome, &self.input_headers, &self.triage);
         if let Fields::Raw(_) = record.fields {
             // Keep the unparsed row in `text` so CSV output shows it.
             if let Some(raw) = obj.remove("raw") {
@@ -227,6 +229,10 @@ impl<W: Write> RecordWriter for CsvWriter<W> {
 
     fn flush(&mut self) -> Result<()> {
         self.out.flush().map_err(|e| Error::io(&self.name, e))
+    }
+
+    fn set_triage(&mut self, triage: Triage) {
+        self.triage = triage;
     }
 
     fn bytes_written(&self) -> u64 {
@@ -292,8 +298,11 @@ mod tests {
         let mut lines = s.lines();
         assert_eq!(
             lines.next().unwrap(),
-            "id,text,label,p_neutral,p_promotional,p_campaigning,participants,error,extra"
+            "id,text,row,label,p_neutral,p_promotional,p_campaigning,flagged,review,participants,windows,truncated,error,extra"
         );
-        assert_eq!(lines.next().unwrap(), "1,halo,neutral,0.5,0.25,0.25,,,");
+        assert_eq!(
+            lines.next().unwrap(),
+            "1,halo,1,neutral,0.5,0.25,0.25,true,true,,1,false,,"
+        );
     }
 }

@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 use crate::io::lines::{invalid_utf8, Lines};
 use crate::io::writer::{output_object, Counted, RecordWriter};
-use crate::prediction::Prediction;
+use crate::prediction::{Prediction, Triage};
 use crate::record::{non_empty, Fields, Record};
 
 /// Reads one record per non-blank line; `field` names the member holding the post text.
@@ -111,6 +111,7 @@ pub struct JsonlWriter<W: Write> {
     name: String,
     input_headers: Vec<String>,
     base: u64,
+    triage: Triage,
 }
 
 impl<W: Write> JsonlWriter<W> {
@@ -122,6 +123,7 @@ impl<W: Write> JsonlWriter<W> {
             name: name.into(),
             input_headers,
             base,
+            triage: Triage::default(),
         }
     }
 }
@@ -132,7 +134,7 @@ impl<W: Write> RecordWriter for JsonlWriter<W> {
         record: &Record,
         outcome: std::result::Result<&Prediction, &str>,
     ) -> Result<()> {
-        let obj = output_object(record, outcome, &self.input_headers);
+        let obj = output_object(record, outcome, &self.input_headers, &self.triage);
         serde_json::to_writer(&mut self.out, &obj)
             .map_err(|e| Error::io(&self.name, std::io::Error::other(e)))?;
         self.out
@@ -142,6 +144,10 @@ impl<W: Write> RecordWriter for JsonlWriter<W> {
 
     fn flush(&mut self) -> Result<()> {
         self.out.flush().map_err(|e| Error::io(&self.name, e))
+    }
+
+    fn set_triage(&mut self, triage: Triage) {
+        self.triage = triage;
     }
 
     fn bytes_written(&self) -> u64 {

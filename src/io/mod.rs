@@ -21,6 +21,7 @@ pub mod jsonl;
 mod lines;
 pub mod paths;
 pub mod reader;
+pub mod review;
 mod text;
 pub mod writer;
 
@@ -35,4 +36,5 @@ pub use jsonl::JsonlWriter;
 pub use lines::MAX_ROW_BYTES;
 pub use paths::{Destination, OutputPaths};
 pub use reader::{read_records, CountingReader, InputOptions, Records};
+pub use review::sort_for_review;
 pub use writer::{RecordWriter, OUTPUT_COLUMNS};

@@ -7,22 +7,29 @@ use serde_json::{Map, Value};
 
 use crate::error::Result;
 use crate::label::Label;
-use crate::prediction::Prediction;
+use crate::prediction::{Prediction, Triage};
 use crate::record::{Fields, Record};
 
 /// Names of the columns pantau adds to every output row.
-pub const OUTPUT_COLUMNS: [&str; 6] = [
+/// Every output row has all of them, null where they do not apply (an error row has no label, a
+/// classified row no error), so tools that infer a schema from the first rows see them all.
+pub const OUTPUT_COLUMNS: [&str; 11] = [
+    "row",
     "label",
     "p_neutral",
     "p_promotional",
     "p_campaigning",
+    "flagged",
+    "review",
     "participants",
+    "windows",
+    "truncated",
     "error",
 ];
 
 /// Renames an input column that would collide with an output column (`label` → `label_input`).
 pub(crate) fn input_name(name: &str) -> String {
-    if OUTPUT_COLUMNS.contains(&name) || name == "row" {
+    if OUTPUT_COLUMNS.contains(&name) {
         format!("{name}_input")
     } else {
         name.to_string()
@@ -41,6 +48,8 @@ pub trait RecordWriter {
     fn flush(&mut self) -> Result<()>;
     /// Bytes handed to the underlying writer so far (for checkpoints).
     fn bytes_written(&self) -> u64;
+    /// Uses `triage` for the `flagged` and `review` columns (default: [`Triage::default`]).
+    fn set_triage(&mut self, triage: Triage);
     /// Column layout, when the format has one (CSV), so a resumed run can continue it.
     fn columns(&self) -> Option<Vec<String>> {
         None
@@ -69,6 +78,7 @@ pub(crate) fn output_object(
     record: &Record,
     outcome: std::result::Result<&Prediction, &str>,
     headers: &[String],
+    triage: &Triage,
 ) -> Map<String, Value> {
     let mut obj = Map::new();
     match &record.fields {
@@ -95,24 +105,27 @@ pub(crate) fn output_object(
             obj.insert("raw".into(), Value::String(r.clone()));
         }
     }
+    obj.insert("row".into(), record.row.into());
     match outcome {
         Ok(p) => {
             obj.insert("label".into(), Value::String(p.label.to_string()));
             for l in Label::ALL {
                 obj.insert(format!("p_{l}"), json_prob(p.probability(l)));
             }
+            obj.insert("flagged".into(), triage.flagged(p).into());
+            obj.insert("review".into(), triage.review(p).into());
             obj.insert(
                 "participants".into(),
                 Value::Array(p.participants.iter().cloned().map(Value::String).collect()),
             );
+            obj.insert("windows".into(), p.windows.into());
+            obj.insert("truncated".into(), p.truncated.into());
+            obj.insert("error".into(), Value::Null);
         }
         Err(reason) => {
-            obj.insert("row".into(), record.row.into());
-            obj.insert("label".into(), Value::Null);
-            for l in Label::ALL {
-                obj.insert(format!("p_{l}"), Value::Null);
+            for c in &OUTPUT_COLUMNS[1..OUTPUT_COLUMNS.len() - 1] {
+                obj.insert((*c).into(), Value::Null);
             }
-            obj.insert("participants".into(), Value::Null);
             obj.insert("error".into(), Value::String(reason.into()));
         }
     }

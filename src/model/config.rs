@@ -31,6 +31,10 @@ pub struct Config {
     pub label2id: BTreeMap<String, usize>,
     /// Version of [`crate::text::normalize::normalize`] the model was trained with.
     pub normalization_version: u32,
+    /// Logits are divided by it before the softmax (temperature scaling, fitted on dev by
+    /// `pantau calibrate` and after training); 1 leaves them as trained.
+    #[serde(default = "default_temperature")]
+    pub temperature: f32,
     /// Storage type of `model.safetensors` ("float16" or "float32").
     #[serde(default = "default_dtype")]
     pub torch_dtype: String,
@@ -41,6 +45,9 @@ fn default_dropout() -> f32 {
 }
 fn default_eps() -> f64 {
     1e-5
+}
+fn default_temperature() -> f32 {
+    1.0
 }
 fn default_dtype() -> String {
     "float32".into()
@@ -76,6 +83,7 @@ impl Config {
                 .map(|l| (l.as_str().to_string(), l.index()))
                 .collect(),
             normalization_version: NORMALIZATION_VERSION,
+            temperature: default_temperature(),
             torch_dtype: "float16".into(),
         }
     }
@@ -107,6 +115,12 @@ impl Config {
             return Err(format!(
                 "hidden_dropout_prob is {}; it must be at least 0 and below 1",
                 self.hidden_dropout_prob
+            ));
+        }
+        if !(self.temperature.is_finite() && self.temperature > 0.0) {
+            return Err(format!(
+                "temperature is {}; it must be positive (1 leaves the logits as trained; refit it with pantau calibrate)",
+                self.temperature
             ));
         }
         if self.pad_token_id as usize >= self.vocab_size {

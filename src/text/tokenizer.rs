@@ -26,8 +26,16 @@ pub struct TextEncoder {
 impl TextEncoder {
     /// Loads a `tokenizer.json` and truncates its output to `max_len` tokens.
     pub fn from_file(path: &Path, max_len: usize) -> Result<Self> {
-        let inner = Tokenizer::from_file(path)
-            .map_err(|e| Error::Tokenizer(format!("{}: {e}", path.display())))?;
+        let bad = |e: String| Error::Tokenizer(format!("{}: {e}", path.display()));
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        // `tokenizers` panics (an `expect` in its decoder deserializer, found by fuzzing) on some
+        // malformed JSON instead of returning an error: check the syntax first for a clear message,
+        // and catch any panic left so that no model file can crash pantau.
+        serde_json::from_str::<serde::de::IgnoredAny>(&text)
+            .map_err(|e| bad(format!("not valid JSON: {e}")))?;
+        let inner = std::panic::catch_unwind(|| text.parse::<Tokenizer>())
+            .map_err(|_| bad("not a tokenizer the `tokenizers` library can read".into()))?
+            .map_err(|e| bad(e.to_string()))?;
         Self::from_tokenizer(inner, max_len)
     }
 
@@ -42,7 +50,9 @@ impl TextEncoder {
                 max_length: max_len,
                 strategy: TruncationStrategy::LongestFirst,
                 direction: TruncationDirection::Right,
-                stride: 0,
+                // Long posts continue in overlapping windows (`encode_windows`), so a sentence cut
+                // at a window's end is read whole by the next.
+                stride: window_overlap(max_len),
             }))
             .map_err(|e| Error::Tokenizer(e.to_string()))?;
         inner.with_padding(None);
@@ -115,6 +125,31 @@ impl TextEncoder {
         let mut ids = enc.get_ids().to_vec();
         ids.truncate(self.max_len);
         Ok(ids)
+    }
+
+    /// Token ids of one normalized text in up to `max_windows` windows of at most `max_len` ids
+    /// each (special tokens included), consecutive windows overlapping by a quarter window or 32
+    /// tokens. `truncated` says whether text past the last window was left unread.
+    pub fn encode_windows(&self, normalized: &str, max_windows: usize) -> Result<Windows> {
+        let max_windows = max_windows.max(1);
+        // As in `encode`: never tokenize far more text than the windows can hold.
+        let budget = (self.max_len * 8).max(2048) * max_windows;
+        let (text, cut) = match normalized.char_indices().nth(budget) {
+            Some((i, _)) => (&normalized[..i], true),
+            None => (normalized, false),
+        };
+        let enc = self
+            .inner
+            .encode_fast(text, true)
+            .map_err(|e| Error::Tokenizer(e.to_string()))?;
+        let mut ids = vec![enc.get_ids().to_vec()];
+        ids.extend(enc.get_overflowing().iter().map(|o| o.get_ids().to_vec()));
+        let truncated = cut || ids.len() > max_windows;
+        ids.truncate(max_windows);
+        for w in &mut ids {
+            w.truncate(self.max_len);
+        }
+        Ok(Windows { ids, truncated })
     }
 
     /// Vocabulary size including added tokens: the model's embedding table must be at least this big.
@@ -191,6 +226,19 @@ impl TextEncoder {
             .save(path, false)
             .map_err(|e| Error::Tokenizer(format!("{}: {e}", path.display())))
     }
+}
+
+/// A post's token ids, window by window.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Windows {
+    pub ids: Vec<Vec<u32>>,
+    /// Text past the last window was not read.
+    pub truncated: bool,
+}
+
+/// Tokens shared by consecutive windows: a quarter window, at most 32.
+fn window_overlap(max_len: usize) -> usize {
+    (max_len.saturating_sub(2) / 4).min(32)
 }
 
 /// The id of a special token in either spelling: BERT's `[PAD]` or SentencePiece's `<pad>`.
@@ -294,6 +342,47 @@ mod tests {
             .validate(t.vocab_size() + 1, 0)
             .unwrap_err();
         assert!(err.contains("the same id 7"), "{err}");
+    }
+
+    #[test]
+    fn long_texts_continue_in_overlapping_windows_each_with_its_special_tokens() {
+        let t = tiny();
+        let short = t
+            .encode_windows(&normalize("ayo coblos nomor dua"), 8)
+            .unwrap();
+        assert_eq!(
+            short.ids,
+            vec![t.encode(&normalize("ayo coblos nomor dua")).unwrap()]
+        );
+        assert!(!short.truncated);
+        let words: Vec<String> = (0..40)
+            .map(|i| ["asn", "promo", "diskon", "hari", "ini"][i % 5].to_string())
+            .collect();
+        let long = normalize(&(words.join(" ") + " ayo coblos nomor dua"));
+        let w = t.encode_windows(&long, 8).unwrap();
+        assert!(w.ids.len() > 2, "{:?}", w.ids);
+        assert!(!w.truncated);
+        assert_eq!(
+            w.ids[0],
+            t.encode(&long).unwrap(),
+            "the first window is what encode reads"
+        );
+        for win in &w.ids {
+            assert!(win.len() <= 16);
+            assert_eq!(
+                (win[0], *win.last().unwrap()),
+                (2, 3),
+                "[CLS] … [SEP] in every window"
+            );
+        }
+        let coblos = t.encode(&normalize("coblos")).unwrap()[1];
+        assert!(
+            w.ids.last().unwrap().contains(&coblos),
+            "the ending is read"
+        );
+        let capped = t.encode_windows(&long, 2).unwrap();
+        assert_eq!(capped.ids.len(), 2);
+        assert!(capped.truncated);
     }
 
     #[test]

@@ -1,0 +1,196 @@
+//! The analyst's workflow on the command line: calibrated scores, flag threshold and review band,
+//! flagged-only output, the review order, and long posts read in windows.
+
+mod common;
+
+use common::*;
+
+/// A long neutral preamble (far past the model's 128 tokens) and a campaigning ending.
+fn long_post() -> (String, String) {
+    let preamble = "Hari ini cuaca di kampung cerah sekali, ibu-ibu berangkat ke pasar pagi, \
+                    anak-anak bermain bola di lapangan, bapak-bapak memperbaiki pagar balai desa \
+                    sambil bercerita tentang panen padi tahun ini yang cukup bagus. "
+        .repeat(6);
+    let ending = "Jangan lupa tanggal 14 Februari ayo coblos nomor 2, pilih Prabowo-Gibran!";
+    (format!("{preamble}{ending}"), ending.to_string())
+}
+
+fn classify_texts(
+    texts: &[&str],
+    flags: &[&str],
+) -> Vec<serde_json::Map<String, serde_json::Value>> {
+    let input: String = texts
+        .iter()
+        .map(|t| serde_json::json!({ "text": t }).to_string() + "\n")
+        .collect();
+    let mut args = vec!["classify", "--format", "jsonl"];
+    args.extend_from_slice(flags);
+    let o = run(&args, Some(input.as_bytes()));
+    assert!(o.status.success(), "{}", stderr(&o));
+    jsonl(&o.stdout)
+}
+
+#[test]
+fn a_campaigning_ending_after_a_long_neutral_preamble_is_found() {
+    let (post, ending) = long_post();
+    let preamble = post.strip_suffix(&ending).unwrap().to_string();
+    let rows = classify_texts(&[&post, &ending, &preamble], &[]);
+    assert_eq!(rows[1]["label"], "campaigning", "the ending alone");
+    assert_eq!(rows[2]["label"], "neutral", "the preamble alone");
+    assert_eq!(rows[0]["label"], "campaigning", "{:?}", rows[0]);
+    assert!(rows[0]["windows"].as_u64().unwrap() > 1);
+    assert_eq!(rows[0]["truncated"], false);
+    assert_eq!(rows[1]["windows"], 1);
+    // Past the last window the text is not read, and the row says so.
+    let huge = format!("{} {ending}", preamble.repeat(20));
+    let rows = classify_texts(&[&huge], &[]);
+    assert_eq!(rows[0]["truncated"], true);
+    assert_eq!(
+        rows[0]["windows"],
+        pantau::classify::classifier::MAX_WINDOWS as u64
+    );
+}
+
+#[test]
+fn every_row_has_flagged_and_review_and_the_threshold_moves_them() {
+    let texts = [
+        "Ayo coblos nomor 2 tanggal 14 Februari!",
+        "Selamat pagi semua, jangan lupa sarapan",
+        "Program makan siang gratisnya keren banget, Prabowo emang peduli",
+    ];
+    let rows = classify_texts(&texts, &[]);
+    for r in &rows {
+        let score = r["p_promotional"].as_f64().unwrap() + r["p_campaigning"].as_f64().unwrap();
+        assert_eq!(r["flagged"], score >= 0.5, "{r:?}");
+        assert_eq!(r["review"], (0.3..=0.7).contains(&score), "{r:?}");
+    }
+    assert_eq!(rows[0]["flagged"], true);
+    assert_eq!(rows[1]["flagged"], false);
+    let strict = classify_texts(&texts, &["--flag-threshold", "1", "--review-band", "0..1"]);
+    assert!(strict
+        .iter()
+        .all(|r| r["flagged"] == false && r["review"] == true));
+}
+
+#[test]
+fn flagged_only_writes_flagged_and_error_rows_and_counts_everything() {
+    let input = concat!(
+        "{\"id\":1,\"text\":\"Ayo coblos nomor 2 tanggal 14 Februari!\"}\n",
+        "{\"id\":2,\"text\":\"Selamat pagi semua, jangan lupa sarapan\"}\n",
+        "{\"id\":3,\"text\":\"\"}\n",
+        "{\"id\":4,\"text\":\"Promo diskon 50% akhir tahun di toko kami\"}\n",
+    );
+    let o = run(
+        &["classify", "--format", "jsonl", "--flagged-only"],
+        Some(input.as_bytes()),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows = jsonl(&o.stdout);
+    let ids: Vec<u64> = rows.iter().map(|r| r["id"].as_u64().unwrap()).collect();
+    assert_eq!(ids, vec![1, 3], "the flagged row and the error row");
+    assert!(
+        stderr(&o).contains("4 rows (3 classified, 1 flagged, 1 errors)"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn sort_review_puts_the_most_uncertain_rows_first_and_errors_last() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("review.jsonl");
+    let o = run(
+        &[
+            "classify",
+            "data/test.jsonl",
+            "-o",
+            out.to_str().unwrap(),
+            "--sort-review",
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows = jsonl(&read(&out));
+    let n = read(&root().join("data/test.jsonl"))
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count();
+    assert_eq!(rows.len(), n, "nothing lost in the reordering");
+    let distance: Vec<f64> = rows
+        .iter()
+        .map(|r| {
+            (r["p_promotional"].as_f64().unwrap() + r["p_campaigning"].as_f64().unwrap() - 0.5)
+                .abs()
+        })
+        .collect();
+    assert!(distance.windows(2).all(|w| w[0] <= w[1] + 1e-6));
+    let mut seen: Vec<u64> = rows.iter().map(|r| r["row"].as_u64().unwrap()).collect();
+    seen.sort();
+    assert_eq!(seen, (1..=n as u64).collect::<Vec<_>>());
+    let o = run(&["classify", "data/test.jsonl", "--sort-review"], None);
+    assert_eq!(o.status.code(), Some(1));
+}
+
+#[test]
+fn calibrate_fits_a_temperature_into_the_config_and_keeps_every_label() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("m");
+    std::fs::create_dir_all(&m).unwrap();
+    for f in ["config.json", "tokenizer.json", "model.safetensors"] {
+        std::fs::copy(model_dir().join(f), m.join(f)).unwrap();
+    }
+    let set_t = |t: f64| {
+        let p = m.join("config.json");
+        let mut v: serde_json::Value = serde_json::from_slice(&read(&p)).unwrap();
+        v["temperature"] = t.into();
+        std::fs::write(&p, serde_json::to_vec(&v).unwrap()).unwrap();
+    };
+    // Start from a badly overconfident temperature: the fit must undo most of it.
+    set_t(0.1);
+    let mdir = m.to_str().unwrap();
+    let before = run(&["classify", "-m", mdir, "data/sample.jsonl"], None);
+    let o = run(
+        &[
+            "calibrate",
+            "-m",
+            mdir,
+            "--data",
+            "data/dev.jsonl",
+            "--participants",
+            "data/participants-corpus.csv",
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(text.contains("temperature 0.1000 ->"), "{text}");
+    let v: serde_json::Value = serde_json::from_slice(&read(&m.join("config.json"))).unwrap();
+    let t = v["temperature"].as_f64().unwrap();
+    assert!((0.3..3.0).contains(&t), "{t}");
+    let ece = |line: &str| -> f64 {
+        let l = text.lines().find(|l| l.starts_with(line)).unwrap();
+        l.split_whitespace().nth(2).unwrap().parse().unwrap()
+    };
+    assert!(ece("after") < ece("before"), "{text}");
+    let after = run(&["classify", "-m", mdir, "data/sample.jsonl"], None);
+    let labels = |o: &std::process::Output| -> Vec<String> {
+        jsonl(&o.stdout)
+            .iter()
+            .map(|r| r["label"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(labels(&before), labels(&after));
+}
+
+#[test]
+fn the_shipped_model_is_calibrated_past_the_label_smoothing_cap() {
+    let rows = classify_texts(
+        &["Ayo coblos nomor 2 tanggal 14 Februari, jangan golput!"],
+        &[],
+    );
+    let top = ["p_neutral", "p_promotional", "p_campaigning"]
+        .iter()
+        .map(|k| rows[0][*k].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    assert!(top > 0.96, "label smoothing alone caps at 0.95: {top}");
+}
