@@ -14,7 +14,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pantau::classify::{classify_stream, StreamOptions};
 use pantau::io::sort_for_review;
 use pantau::io::{
-    hash_files, hash_prefix, read_records, sniff, Checkpoint, CountingReader, CsvWriter,
+    decode, hash_files, hash_prefix, read_records, sniff, Checkpoint, CountingReader, CsvWriter,
     Destination, HashingReader, InputFormat, InputOptions, InputPrefix, JsonlWriter, OutputFormat,
     RecordWriter, RunIdentity, MAX_ROW_BYTES,
 };
@@ -44,6 +44,13 @@ pub struct ClassifyArgs {
     /// CSV/TSV column holding the post text.
     #[arg(long, default_value = "text")]
     pub text_column: String,
+    /// CSV field delimiter (default: found from the header: `,` `;` tab or `|`).
+    #[arg(long, value_parser = delimiter)]
+    pub delimiter: Option<u8>,
+    /// Encoding of a legacy export (e.g. windows-1252, latin1). UTF-8 and UTF-16 (with or without
+    /// a byte-order mark) are recognised without it; gzip and zstd are decompressed either way.
+    #[arg(long)]
+    pub encoding: Option<String>,
     /// Flag a post when p_promotional + p_campaigning reaches P (`flagged` column).
     #[arg(long, value_name = "P", default_value_t = 0.5, value_parser = probability)]
     pub flag_threshold: f32,
@@ -98,6 +105,14 @@ impl ClassifyArgs {
         if self.resume && self.writes_stdout() {
             bail!("--resume needs --output FILE: there is nothing to resume on stdout");
         }
+        // A device or FIFO is written as it is; a file's extension must name a format pantau
+        // writes.
+        let file_output = self.output.as_deref().filter(|p| {
+            !self.writes_stdout() && std::fs::metadata(p).map_or(true, |m| m.is_file())
+        });
+        if let (Some(out), None) = (file_output, self.output_format) {
+            OutputFormat::for_output(out).map_err(anyhow::Error::msg)?;
+        }
         if self.sort_review && self.writes_stdout() {
             bail!("--sort-review needs --output FILE: the rows are reordered once all are written");
         }
@@ -145,6 +160,15 @@ impl ClassifyArgs {
             ("output_format".into(), format!("{output:?}").to_lowercase()),
             ("text_field".into(), self.text_field.clone()),
             ("text_column".into(), self.text_column.clone()),
+            (
+                "delimiter".into(),
+                self.delimiter
+                    .map_or("auto".into(), |d| (d as char).to_string()),
+            ),
+            (
+                "encoding".into(),
+                self.encoding.clone().unwrap_or_else(|| "auto".into()),
+            ),
             ("flag_threshold".into(), self.flag_threshold.to_string()),
             (
                 "review_band".into(),
@@ -182,6 +206,15 @@ fn probability(s: &str) -> std::result::Result<f32, String> {
         Ok(p)
     } else {
         Err(format!("{p} is not between 0 and 1"))
+    }
+}
+
+/// One ASCII character (`\t` and `tab` name the tab).
+fn delimiter(s: &str) -> std::result::Result<u8, String> {
+    match s {
+        "\\t" | "tab" | "\t" => Ok(b'\t'),
+        _ if s.len() == 1 && s.is_ascii() => Ok(s.as_bytes()[0]),
+        _ => Err(format!("{s:?} is not one ASCII character")),
     }
 }
 
@@ -238,13 +271,15 @@ pub fn run(a: ClassifyArgs) -> Result<ExitCode> {
     };
     let (hashed, tap) = HashingReader::new(source, expect.clone());
     let (counted, bytes_read) = CountingReader::new(hashed);
-    let mut buffered = BufReader::with_capacity(1 << 16, counted);
-    let format = match a.declared_format() {
-        Some(f) => f,
-        None => sniff(&mut buffered).with_context(|| format!("reading {name}"))?,
+    let (decoded, decoding) = decode(Box::new(counted), &name, a.encoding.as_deref())?;
+    let mut buffered = BufReader::with_capacity(1 << 16, decoded);
+    let (format, sniffed_delimiter) = match a.declared_format() {
+        Some(f) => (f, None),
+        None => sniff(&mut buffered, &a.text_column).with_context(|| format!("reading {name}"))?,
     };
     let opts = InputOptions {
         format,
+        delimiter: a.delimiter.or(sniffed_delimiter),
         text_field: a.text_field.clone(),
         text_column: a.text_column.clone(),
         max_row_bytes: a.max_row_bytes,
@@ -421,7 +456,22 @@ pub fn run(a: ClassifyArgs) -> Result<ExitCode> {
         } else {
             String::new()
         };
-        say(format!("pantau: {summary}{resumed}"));
+        let mut read_as: Vec<String> = Vec::new();
+        if let Some(c) = decoding.compression {
+            read_as.push(format!("{c}-compressed"));
+        }
+        if let Some(e) = decoding.encoding {
+            read_as.push(format!("transcoded from {e}"));
+        }
+        if decoding.cr_line_ends {
+            read_as.push("\\r line ends".into());
+        }
+        let read_as = if read_as.is_empty() {
+            String::new()
+        } else {
+            format!("; input {}", read_as.join(", "))
+        };
+        say(format!("pantau: {summary}{resumed}{read_as}"));
     }
     if a.strict && summary.errors > 0 {
         say(format!(

@@ -44,13 +44,15 @@ pub fn run(a: NormalizeArgs) -> Result<()> {
             p.display().to_string(),
         ),
     };
-    let mut buffered = BufReader::new(source);
-    let format = match input.as_deref().and_then(InputFormat::from_path) {
-        Some(f) => f,
-        None => sniff(&mut buffered)?,
+    let (decoded, _) = pantau::io::decode(source, &name, None)?;
+    let mut buffered = BufReader::new(decoded);
+    let (format, delimiter) = match input.as_deref().and_then(InputFormat::from_path) {
+        Some(f) => (f, None),
+        None => sniff(&mut buffered, "text")?,
     };
     let opts = InputOptions {
         format,
+        delimiter,
         text_field,
         ..InputOptions::default()
     };

@@ -22,9 +22,16 @@ pub(crate) struct CsvRecords<R> {
 
 impl<R: Read> CsvRecords<R> {
     /// `name` is used in messages; `column` names the text column.
-    pub(crate) fn new(source: R, name: &str, delimiter: u8, column: &str) -> Result<Self> {
+    pub(crate) fn new(
+        source: R,
+        name: &str,
+        delimiter: u8,
+        quoting: bool,
+        column: &str,
+    ) -> Result<Self> {
         let mut reader = ::csv::ReaderBuilder::new()
             .delimiter(delimiter)
+            .quoting(quoting)
             .flexible(true)
             .has_headers(true)
             .from_reader(source);
@@ -251,7 +258,7 @@ mod tests {
     #[test]
     fn csv_quoted_newlines_and_column_counts() {
         let data = "\u{feff}id,text\n1,\"baris\nkedua\"\n2,a,b\n3,ok\n";
-        let recs: Vec<Record> = CsvRecords::new(data.as_bytes(), "t", b',', "text")
+        let recs: Vec<Record> = CsvRecords::new(data.as_bytes(), "t", b',', true, "text")
             .unwrap()
             .map(|r| r.unwrap())
             .collect();
@@ -267,7 +274,7 @@ mod tests {
 
     #[test]
     fn csv_without_the_text_column_names_the_fix() {
-        let err = CsvRecords::new(&b"id,text\n1,a\n"[..], "dump.csv", b',', "isi")
+        let err = CsvRecords::new(&b"id,text\n1,a\n"[..], "dump.csv", b',', true, "isi")
             .err()
             .unwrap();
         assert!(matches!(err, Error::BadInput { .. }));
@@ -280,7 +287,7 @@ mod tests {
 
     #[test]
     fn csv_writer_keeps_columns() {
-        let recs: Vec<Record> = CsvRecords::new(&b"id,text\n1,halo\n"[..], "t", b',', "text")
+        let recs: Vec<Record> = CsvRecords::new(&b"id,text\n1,halo\n"[..], "t", b',', true, "text")
             .unwrap()
             .map(|r| r.unwrap())
             .collect();

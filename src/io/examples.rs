@@ -5,6 +5,7 @@ use std::fs::File;
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::io::decode::decode;
 use crate::io::format::InputFormat;
 use crate::io::reader::{read_records, InputOptions, Records};
 use crate::label::Label;
@@ -25,11 +26,12 @@ fn open_records(path: &Path, fallback: InputFormat) -> Result<(String, Records<'
     let format = InputFormat::from_path(path).unwrap_or(fallback);
     let name = path.display().to_string();
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let (decoded, _) = decode(Box::new(file), &name, None)?;
     let opts = InputOptions {
         format,
         ..InputOptions::default()
     };
-    let records = read_records(file, &name, &opts)?;
+    let records = read_records(decoded, &name, &opts)?;
     Ok((name, records))
 }
 

@@ -13,8 +13,22 @@ use crate::record::{non_empty, Fields, Record};
 /// Reads one record per non-blank line; `field` names the member holding the post text.
 pub(crate) struct JsonlRecords<R> {
     lines: Lines<R>,
+    name: String,
     field: String,
+    /// Until a row has the text field: the objects seen without it and the fields they had, so a
+    /// wrong `--text-field` stops the run at once instead of making every row an error row.
+    probe: Option<Probe>,
 }
+
+#[derive(Default)]
+struct Probe {
+    objects: u64,
+    fields: std::collections::BTreeSet<String>,
+}
+
+/// Objects without the text field, in a row from the start, after which the field is taken to be
+/// wrong.
+const PROBE_ROWS: u64 = 100;
 
 impl<R: Read> JsonlRecords<R> {
     /// `name` is used in messages (a path or `<stdin>`).
@@ -22,7 +36,9 @@ impl<R: Read> JsonlRecords<R> {
         JsonlRecords {
             // Blank lines separate nothing in JSONL; they are not rows.
             lines: Lines::new(source, name, true, max_row_bytes),
+            name: name.to_string(),
             field: field.to_string(),
+            probe: Some(Probe::default()),
         }
     }
 }
@@ -31,11 +47,61 @@ impl<R: Read> Iterator for JsonlRecords<R> {
     type Item = Result<Record>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        Some(self.lines.next_line()?.map(|l| match l.cut_from {
-            Some(total) => too_long(l.number, l.bytes, total),
-            None => parse(l.number, l.bytes, &self.field),
+        let Some(line) = self.lines.next_line() else {
+            return self.wrong_field();
+        };
+        let record = match line {
+            Ok(l) => match l.cut_from {
+                Some(total) => too_long(l.number, l.bytes, total),
+                None => parse(l.number, l.bytes, &self.field),
+            },
+            Err(e) => return Some(Err(e)),
+        };
+        if let Some(probe) = &mut self.probe {
+            if let Fields::Object(m) = &record.fields {
+                if lookup(m, &self.field).is_some() {
+                    self.probe = None;
+                } else {
+                    probe.objects += 1;
+                    probe.fields.extend(m.keys().cloned());
+                    if probe.objects >= PROBE_ROWS {
+                        return self.wrong_field();
+                    }
+                }
+            }
+        }
+        Some(Ok(record))
+    }
+}
+
+impl<R> JsonlRecords<R> {
+    /// The error that ends a run whose first objects all lack the text field (once).
+    fn wrong_field(&mut self) -> Option<Result<Record>> {
+        let probe = self.probe.take().filter(|p| p.objects > 0)?;
+        Some(Err(Error::BadInput {
+            path: self.name.clone(),
+            reason: format!(
+                "none of the first {} JSON objects has a text field {:?}; their fields are: {}. Choose one with --text-field (a dotted path such as data.full_text reaches into nested objects)",
+                probe.objects,
+                self.field,
+                probe.fields.into_iter().collect::<Vec<_>>().join(", ")
+            ),
         }))
     }
+}
+
+/// `field` in `m`: a member of that name, else a dotted path into nested objects
+/// (`data.full_text`).
+fn lookup<'m>(m: &'m serde_json::Map<String, Value>, field: &str) -> Option<&'m Value> {
+    if let Some(v) = m.get(field) {
+        return Some(v).filter(|v| !v.is_null());
+    }
+    let mut parts = field.split('.');
+    let mut v = m.get(parts.next()?)?;
+    for p in parts {
+        v = v.as_object()?.get(p)?;
+    }
+    Some(v).filter(|v| !v.is_null())
 }
 
 /// A JSON line over the cap cannot be parsed from its start alone: it becomes an error row that
@@ -59,7 +125,7 @@ fn parse(row: u64, bytes: &[u8], field: &str) -> Record {
     };
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(map)) => {
-            let t = match map.get(field) {
+            let t = match lookup(&map, field) {
                 Some(Value::String(s)) => non_empty(s.clone()),
                 Some(Value::Null) | None => Err(format!(
                     "missing text field {:?}: choose the field with --text-field",

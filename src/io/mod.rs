@@ -15,6 +15,7 @@
 pub mod checkpoint;
 pub mod corpora;
 pub mod csv;
+pub mod decode;
 pub mod examples;
 pub mod format;
 pub mod jsonl;
@@ -30,8 +31,9 @@ pub use checkpoint::{
     hash_files, hash_prefix, Checkpoint, HashingReader, InputPrefix, InputTap, RunIdentity,
 };
 pub use csv::CsvWriter;
+pub use decode::{decode, Decoding};
 pub use examples::{read_examples, read_texts, Example};
-pub use format::{sniff, InputFormat, OutputFormat};
+pub use format::{sniff, sniff_header, InputFormat, OutputFormat};
 pub use jsonl::JsonlWriter;
 pub use lines::MAX_ROW_BYTES;
 pub use paths::{Destination, OutputPaths};

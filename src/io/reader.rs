@@ -6,9 +6,11 @@
 
 use std::io::Read;
 
-use crate::error::Result;
+use std::io::BufRead;
+
+use crate::error::{Error, Result};
 use crate::io::csv::CsvRecords;
-use crate::io::format::InputFormat;
+use crate::io::format::{header_delimiter, InputFormat};
 use crate::io::jsonl::JsonlRecords;
 use crate::io::lines::MAX_ROW_BYTES;
 use crate::io::text::TextRecords;
@@ -22,6 +24,9 @@ pub struct InputOptions {
     pub text_field: String,
     /// CSV/TSV column name.
     pub text_column: String,
+    /// CSV field delimiter; `None` finds it from the header (the one among `,` `;` `\t` `|` that
+    /// splits off the text column). TSV is always tab-separated and read without quote rules.
+    pub delimiter: Option<u8>,
     /// Longest row kept in memory, in bytes (JSONL and text): a longer text line is classified
     /// from its first bytes, a longer JSON line becomes an error row.
     pub max_row_bytes: usize,
@@ -33,6 +38,7 @@ impl Default for InputOptions {
             format: InputFormat::Jsonl,
             text_field: "text".into(),
             text_column: "text".into(),
+            delimiter: None,
             max_row_bytes: MAX_ROW_BYTES,
         }
     }
@@ -102,12 +108,21 @@ pub fn read_records<'a, R: Read + 'a>(
             iter: Box::new(TextRecords::new(source, name, opts.max_row_bytes)),
         }),
         InputFormat::Csv | InputFormat::Tsv => {
-            let delim = if opts.format == InputFormat::Csv {
-                b','
-            } else {
-                b'\t'
+            let tsv = opts.format == InputFormat::Tsv;
+            let mut source = std::io::BufReader::with_capacity(1 << 16, source);
+            let delim = match (opts.delimiter, tsv) {
+                (Some(d), _) => d,
+                (None, true) => b'\t',
+                (None, false) => {
+                    let head = source.fill_buf().map_err(|e| Error::io(name, e))?;
+                    let head = String::from_utf8_lossy(&head[..head.len().min(1 << 16)]);
+                    let first = head.lines().next().unwrap_or("");
+                    header_delimiter(first, &opts.text_column).unwrap_or(b',')
+                }
             };
-            let r = CsvRecords::new(source, name, delim, &opts.text_column)?;
+            // A tweet that starts with `"` is text in a TSV, not the start of a quoted field: tab
+            // separated input (a .tsv, or a .csv whose header splits on tabs) has no quote rules.
+            let r = CsvRecords::new(source, name, delim, delim != b'\t', &opts.text_column)?;
             Ok(Records {
                 headers: r.headers.clone(),
                 iter: Box::new(r),
