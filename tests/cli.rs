@@ -57,12 +57,13 @@ fn classify_csv_with_a_named_column() {
     let mut r = csv::Reader::from_path(&out).unwrap();
     let headers: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
     assert_eq!(
-        &headers[..8],
+        &headers[..9],
         [
             "no",
             "isi",
             "sumber",
             "row",
+            "offset",
             "label",
             "p_neutral",
             "p_promotional",
@@ -74,7 +75,7 @@ fn classify_csv_with_a_named_column() {
     assert_eq!(&rows[2][1], "Pak Bupati meresmikan\njembatan baru");
     let error = headers.iter().position(|h| h == "error").unwrap();
     for row in &rows {
-        let p: f64 = (5..8).map(|i| row[i].parse::<f64>().unwrap()).sum();
+        let p: f64 = (6..9).map(|i| row[i].parse::<f64>().unwrap()).sum();
         assert!((p - 1.0).abs() < 1e-4);
         assert!(row[error].is_empty(), "no error");
     }

@@ -115,3 +115,28 @@ fn outputs_pantau_cannot_write_and_inputs_it_cannot_read_are_refused_clearly() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("bunzip2"), "{}", stderr(&o));
 }
+
+#[test]
+fn every_row_carries_its_byte_offset_so_an_error_row_can_be_found_in_the_file() {
+    let input = "{\"text\":\"Selamat pagi\"}\n{not json\n\n{\"text\":\"Ayo coblos nomor 2\"}\n";
+    let o = run(&["classify", "--format", "jsonl"], Some(input.as_bytes()));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows = jsonl(&o.stdout);
+    let offsets: Vec<u64> = rows.iter().map(|r| r["offset"].as_u64().unwrap()).collect();
+    assert_eq!(offsets, vec![0, 24, 35]);
+    assert!(rows[1]["error"]
+        .as_str()
+        .unwrap()
+        .contains("malformed JSON"));
+    assert_eq!(&input[24..33], "{not json");
+    let csv = "id,text\n1,halo\n2,\"dua\nbaris\"\n3,tiga\n";
+    let o = run(
+        &["classify", "--format", "csv", "--output-format", "jsonl"],
+        Some(csv.as_bytes()),
+    );
+    let offsets: Vec<u64> = jsonl(&o.stdout)
+        .iter()
+        .map(|r| r["offset"].as_u64().unwrap())
+        .collect();
+    assert_eq!(offsets, vec![8, 15, 29]);
+}

@@ -77,6 +77,7 @@ impl<R: Read> Iterator for CsvRecords<R> {
     type Item = Result<Record>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        let offset = Some(self.reader.position().byte());
         let more = match self.reader.read_byte_record(&mut self.record) {
             Ok(more) => more,
             Err(e) => {
@@ -90,6 +91,7 @@ impl<R: Read> Iterator for CsvRecords<R> {
                 self.row += 1;
                 return Some(Ok(Record {
                     row: self.row,
+                    offset,
                     fields: Fields::Raw(String::new()),
                     text: Err(format!("unreadable CSV row: {e}")),
                 }));
@@ -128,6 +130,7 @@ impl<R: Read> Iterator for CsvRecords<R> {
         };
         Some(Ok(Record {
             row: self.row,
+            offset,
             fields: Fields::Columns(cells),
             text,
         }))
@@ -305,11 +308,11 @@ mod tests {
         let mut lines = s.lines();
         assert_eq!(
             lines.next().unwrap(),
-            "id,text,row,label,p_neutral,p_promotional,p_campaigning,flagged,review,participants,windows,truncated,error,extra"
+            "id,text,row,offset,label,p_neutral,p_promotional,p_campaigning,flagged,review,participants,windows,truncated,error,extra"
         );
         assert_eq!(
             lines.next().unwrap(),
-            "1,halo,1,neutral,0.5,0.25,0.25,true,true,,1,false,,"
+            "1,halo,1,8,neutral,0.5,0.25,0.25,true,true,,1,false,,"
         );
     }
 }

@@ -51,10 +51,14 @@ impl<R: Read> Iterator for JsonlRecords<R> {
             return self.wrong_field();
         };
         let record = match line {
-            Ok(l) => match l.cut_from {
-                Some(total) => too_long(l.number, l.bytes, total),
-                None => parse(l.number, l.bytes, &self.field),
-            },
+            Ok(l) => {
+                let mut r = match l.cut_from {
+                    Some(total) => too_long(l.number, l.bytes, total),
+                    None => parse(l.number, l.bytes, &self.field),
+                };
+                r.offset = Some(l.offset);
+                r
+            }
             Err(e) => return Some(Err(e)),
         };
         if let Some(probe) = &mut self.probe {
@@ -110,6 +114,7 @@ fn too_long(row: u64, bytes: &[u8], total: u64) -> Record {
     let head = &bytes[..bytes.len().min(200)];
     Record {
         row,
+        offset: None,
         fields: Fields::Raw(format!("{}…", String::from_utf8_lossy(head))),
         text: Err(format!(
             "row is {total} bytes, over the {} byte limit: raise it with --max-row-bytes to classify this row",
@@ -139,12 +144,14 @@ fn parse(row: u64, bytes: &[u8], field: &str) -> Record {
             };
             Record {
                 row,
+                offset: None,
                 fields: Fields::Object(map),
                 text: t,
             }
         }
         Ok(other) => Record {
             row,
+            offset: None,
             fields: Fields::Raw(text.to_string()),
             text: Err(format!(
                 "expected a JSON object, found {}",
@@ -153,6 +160,7 @@ fn parse(row: u64, bytes: &[u8], field: &str) -> Record {
         },
         Err(e) => Record {
             row,
+            offset: None,
             fields: Fields::Raw(text.to_string()),
             text: Err(format!("malformed JSON: {e}")),
         },

@@ -21,11 +21,15 @@ pub(crate) struct Lines<R> {
     buf: Vec<u8>,
     skip_blank: bool,
     max_line: usize,
+    /// Bytes consumed before the line being returned.
+    pos: u64,
 }
 
 /// One line as read: its number, its (possibly cut) bytes, and its full length when it was cut.
 pub(crate) struct Line<'a> {
     pub(crate) number: u64,
+    /// Byte offset of the line's start in the stream.
+    pub(crate) offset: u64,
     pub(crate) bytes: &'a [u8],
     pub(crate) cut_from: Option<u64>,
 }
@@ -42,6 +46,7 @@ impl<R: Read> Lines<R> {
             buf: Vec::new(),
             skip_blank,
             max_line: max_line.max(1),
+            pos: 0,
         }
     }
 
@@ -54,12 +59,15 @@ impl<R: Read> Lines<R> {
                 Err(e) => return Some(Err(Error::io(&self.name, e))),
             };
             self.line += 1;
+            let offset = self.pos;
+            self.pos += total;
             let (start, end) = content(&self.buf, self.line == 1);
             if self.skip_blank && !cut && self.buf[start..end].iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
             return Some(Ok(Line {
                 number: self.line,
+                offset,
                 bytes: &self.buf[start..end],
                 cut_from: cut.then_some(total),
             }));
@@ -131,6 +139,7 @@ fn content(buf: &[u8], first: bool) -> (usize, usize) {
 pub(crate) fn invalid_utf8(row: u64, bytes: &[u8], e: Utf8Error) -> Record {
     Record {
         row,
+        offset: None,
         fields: Fields::Raw(String::from_utf8_lossy(bytes).into_owned()),
         text: Err(format!(
             "invalid UTF-8 at byte {}: re-encode the file as UTF-8",

@@ -24,11 +24,10 @@ impl<R: Read> Iterator for TextRecords<R> {
     type Item = Result<Record>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        Some(
-            self.lines
-                .next_line()?
-                .map(|l| parse(l.number, l.bytes, l.cut_from.is_some())),
-        )
+        Some(self.lines.next_line()?.map(|l| Record {
+            offset: Some(l.offset),
+            ..parse(l.number, l.bytes, l.cut_from.is_some())
+        }))
     }
 }
 
@@ -45,6 +44,7 @@ fn parse(row: u64, bytes: &[u8], cut: bool) -> Record {
     };
     Record {
         row,
+        offset: None,
         fields: Fields::Line(text.to_string()),
         text: non_empty(text.to_string()),
     }

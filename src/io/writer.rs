@@ -13,8 +13,9 @@ use crate::record::{Fields, Record};
 /// Names of the columns pantau adds to every output row.
 /// Every output row has all of them, null where they do not apply (an error row has no label, a
 /// classified row no error), so tools that infer a schema from the first rows see them all.
-pub const OUTPUT_COLUMNS: [&str; 11] = [
+pub const OUTPUT_COLUMNS: [&str; 12] = [
     "row",
+    "offset",
     "label",
     "p_neutral",
     "p_promotional",
@@ -106,6 +107,7 @@ pub(crate) fn output_object(
         }
     }
     obj.insert("row".into(), record.row.into());
+    obj.insert("offset".into(), record.offset.into());
     match outcome {
         Ok(p) => {
             obj.insert("label".into(), Value::String(p.label.to_string()));
@@ -123,7 +125,7 @@ pub(crate) fn output_object(
             obj.insert("error".into(), Value::Null);
         }
         Err(reason) => {
-            for c in &OUTPUT_COLUMNS[1..OUTPUT_COLUMNS.len() - 1] {
+            for c in &OUTPUT_COLUMNS[2..OUTPUT_COLUMNS.len() - 1] {
                 obj.insert((*c).into(), Value::Null);
             }
             obj.insert("error".into(), Value::String(reason.into()));
