@@ -20,6 +20,16 @@ pub struct Prediction {
     pub windows: u32,
     /// Whether text past the last window was left unread.
     pub truncated: bool,
+    /// The words that drove the label, when explanations were asked for (see
+    /// [`crate::classify::explain`]).
+    pub explanation: Option<Vec<WordWeight>>,
+}
+
+/// One word of a post and how much the label's probability falls without it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct WordWeight {
+    pub word: String,
+    pub weight: f32,
 }
 
 /// An analyst's thresholds: when a post is flagged and when it is sent for human review.
@@ -76,6 +86,7 @@ impl Prediction {
             participants: Vec::new(),
             windows: 1,
             truncated: false,
+            explanation: None,
         }
     }
 

@@ -194,3 +194,50 @@ fn the_shipped_model_is_calibrated_past_the_label_smoothing_cap() {
         .fold(0.0, f64::max);
     assert!(top > 0.96, "label smoothing alone caps at 0.95: {top}");
 }
+
+#[test]
+fn removing_the_top_word_lowers_the_labels_probability_by_its_weight() {
+    let clf = pantau::Classifier::load_dir(&model_dir(), &candle_core::Device::Cpu).unwrap();
+    let text = "Besok pagi jangan lupa ayo coblos nomor 2 di TPS";
+    let e = clf.explain(text, 5).unwrap();
+    assert_eq!(e.label, pantau::Label::Campaigning);
+    assert!(!e.words.is_empty() && e.words.len() <= 5);
+    assert!(e.words.windows(2).all(|w| w[0].weight >= w[1].weight));
+    let top = &e.words[0];
+    // Measured independently: the post without its top word.
+    let without: Vec<&str> = text.split_whitespace().filter(|w| *w != top.word).collect();
+    let p = clf.classify(&without.join(" ")).unwrap();
+    let drop = e.prediction.probability(e.label) - p.probability(e.label);
+    assert!(drop > 0.0, "{top:?}");
+    assert!((drop - top.weight).abs() < 1e-5, "{drop} vs {top:?}");
+}
+
+#[test]
+fn explain_prints_the_words_and_classify_explains_only_flagged_rows() {
+    let o = run(
+        &[
+            "explain",
+            "--json",
+            "Ayo coblos nomor 2 tanggal 14 Februari!",
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows = jsonl(&o.stdout);
+    assert_eq!(rows[0]["label"], "campaigning");
+    assert!(!rows[0]["words"].as_array().unwrap().is_empty());
+    let rows = classify_texts(
+        &[
+            "Ayo coblos nomor 2 tanggal 14 Februari!",
+            "Selamat pagi semua, jangan lupa sarapan",
+        ],
+        &["--explain"],
+    );
+    assert_eq!(rows[0]["flagged"], true);
+    let words = rows[0]["explanation"].as_array().unwrap();
+    assert!(!words.is_empty() && words[0]["word"].is_string() && words[0]["weight"].is_number());
+    assert!(
+        rows[1]["explanation"].is_null(),
+        "unflagged rows are not explained"
+    );
+}

@@ -4,6 +4,7 @@
 
 pub mod batch;
 pub mod classifier;
+pub mod explain;
 pub mod stream;
 
 pub use batch::{plan_batches, BatchOptions};

@@ -28,6 +28,9 @@ pub struct StreamOptions {
     pub triage: Triage,
     /// Write only flagged rows and error rows; the others are still read, classified and counted.
     pub flagged_only: bool,
+    /// Explain flagged rows (their `explanation` column): the words that drove the label, the
+    /// `explain` strongest of them. 0 explains nothing.
+    pub explain: usize,
 }
 
 impl Default for StreamOptions {
@@ -39,6 +42,7 @@ impl Default for StreamOptions {
             window_bytes: 8 << 20,
             triage: Triage::default(),
             flagged_only: false,
+            explain: 0,
         }
     }
 }
@@ -142,6 +146,22 @@ where
                 p.participants = classifier.participant_names(mentions);
             }
             pred_of[i] = Some(p);
+        }
+        if opts.explain > 0 {
+            // Only flagged rows: an analyst reads those, and each word weighed costs a model pass.
+            let flagged: Vec<usize> = (0..chunk.len())
+                .filter(|&i| pred_of[i].as_ref().is_some_and(|p| opts.triage.flagged(p)))
+                .collect();
+            let texts: Vec<&str> = flagged
+                .iter()
+                .filter_map(|&i| chunk[i].text.as_deref().ok())
+                .collect();
+            let explained = classifier.explain_batch(&texts, opts.explain)?;
+            for (&i, e) in flagged.iter().zip(explained) {
+                if let Some(p) = &mut pred_of[i] {
+                    p.explanation = Some(e.words);
+                }
+            }
         }
         for (i, rec) in chunk.iter().enumerate() {
             match (&pred_of[i], &encoded[i]) {

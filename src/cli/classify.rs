@@ -65,6 +65,10 @@ pub struct ClassifyArgs {
     /// rows last. Needs --output FILE.
     #[arg(long)]
     pub sort_review: bool,
+    /// Explain flagged rows: their `explanation` column lists the words that drove the label
+    /// (word occlusion), strongest first. Costs model passes on flagged rows only.
+    #[arg(long)]
+    pub explain: bool,
     /// Exit with status 2 if any row could not be classified.
     #[arg(long)]
     pub strict: bool,
@@ -175,6 +179,7 @@ impl ClassifyArgs {
                 format!("{}..{}", self.review_band.0, self.review_band.1),
             ),
             ("flagged_only".into(), self.flagged_only.to_string()),
+            ("explain".into(), self.explain.to_string()),
             ("max_row_bytes".into(), self.max_row_bytes.to_string()),
         ]))
     }
@@ -405,6 +410,7 @@ pub fn run(a: ClassifyArgs) -> Result<ExitCode> {
             window: a.window,
             triage: a.triage(),
             flagged_only: a.flagged_only,
+            explain: if a.explain { 5 } else { 0 },
             ..StreamOptions::default()
         },
         |s, w| {

@@ -12,6 +12,7 @@ pub mod classify;
 pub mod common;
 pub mod corpora;
 pub mod eval;
+pub mod explain;
 pub mod info;
 pub mod normalize;
 pub mod out;
@@ -34,6 +35,8 @@ pub enum Command {
     Classify(classify::ClassifyArgs),
     /// Fit the model's temperature on labeled data so its probabilities are calibrated.
     Calibrate(calibrate::CalibrateArgs),
+    /// Show the words that drove a post's label (word occlusion).
+    Explain(explain::ExplainArgs),
     /// Print a model's card: sizes, labels, metrics.
     Info(info::InfoArgs),
     /// Train a model on labeled data.
@@ -52,6 +55,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Classify(a) => classify::run(a),
         Command::Calibrate(a) => calibrate::run(a).map(|_| ExitCode::SUCCESS),
+        Command::Explain(a) => explain::run(a).map(|_| ExitCode::SUCCESS),
         Command::Info(a) => info::run(a).map(|_| ExitCode::SUCCESS),
         Command::Train(a) => train::run(*a).map(|_| ExitCode::SUCCESS),
         Command::Eval(a) => eval::run(a).map(|_| ExitCode::SUCCESS),

@@ -308,11 +308,11 @@ mod tests {
         let mut lines = s.lines();
         assert_eq!(
             lines.next().unwrap(),
-            "id,text,row,offset,label,p_neutral,p_promotional,p_campaigning,flagged,review,participants,windows,truncated,error,extra"
+            "id,text,row,offset,label,p_neutral,p_promotional,p_campaigning,flagged,review,participants,windows,truncated,explanation,error,extra"
         );
         assert_eq!(
             lines.next().unwrap(),
-            "1,halo,1,8,neutral,0.5,0.25,0.25,true,true,,1,false,,"
+            "1,halo,1,8,neutral,0.5,0.25,0.25,true,true,,1,false,,,"
         );
     }
 }

@@ -13,7 +13,7 @@ use crate::record::{Fields, Record};
 /// Names of the columns pantau adds to every output row.
 /// Every output row has all of them, null where they do not apply (an error row has no label, a
 /// classified row no error), so tools that infer a schema from the first rows see them all.
-pub const OUTPUT_COLUMNS: [&str; 12] = [
+pub const OUTPUT_COLUMNS: [&str; 13] = [
     "row",
     "offset",
     "label",
@@ -25,6 +25,7 @@ pub const OUTPUT_COLUMNS: [&str; 12] = [
     "participants",
     "windows",
     "truncated",
+    "explanation",
     "error",
 ];
 
@@ -122,6 +123,16 @@ pub(crate) fn output_object(
             );
             obj.insert("windows".into(), p.windows.into());
             obj.insert("truncated".into(), p.truncated.into());
+            obj.insert(
+                "explanation".into(),
+                p.explanation.as_ref().map_or(Value::Null, |ws| {
+                    Value::Array(
+                        ws.iter()
+                            .map(|w| serde_json::json!({"word": w.word, "weight": json_prob(w.weight)}))
+                            .collect(),
+                    )
+                }),
+            );
             obj.insert("error".into(), Value::Null);
         }
         Err(reason) => {
