@@ -42,6 +42,32 @@ pub fn resolve_with(path_or_id: &str, cache: &Cache) -> Result<PathBuf> {
             "is a file; pass the model directory that holds config.json, tokenizer.json and model.safetensors",
         ));
     }
+    // `models/pantau-smal` is a typo of a local path, not a hub id: its first part is a local
+    // directory. Say so, and name the model directories that are there.
+    if let Some(parent) = p
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty() && d.is_dir())
+    {
+        let mut there: Vec<String> = std::fs::read_dir(parent)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .filter(|e| e.path().join("config.json").is_file())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        there.sort();
+        let hint = if there.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; model directories in {}: {}",
+                parent.display(),
+                there.join(", ")
+            )
+        };
+        return Err(Error::invalid_model(p, format!("no such directory{hint}")));
+    }
     let looks_like_id = path_or_id.split('/').count() == 2
         && !path_or_id.starts_with('.')
         && !path_or_id.starts_with('/')

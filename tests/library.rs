@@ -122,6 +122,20 @@ fn broken_model_directories_name_the_file_and_the_problem() {
 }
 
 #[test]
+fn a_typo_in_a_local_model_path_is_a_missing_directory_not_a_hub_id() {
+    let e = Classifier::load("models/pantau-smal", &Device::Cpu)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("no such directory"), "{e}");
+    assert!(
+        e.contains("pantau-small"),
+        "names the model that is there: {e}"
+    );
+    assert!(!e.contains("huggingface"), "{e}");
+}
+
+#[test]
 fn hub_ids_resolve_through_a_local_cache() {
     let cache = tempfile::tempdir().unwrap();
     let c = hf_hub::Cache::new(cache.path().to_path_buf());

@@ -13,6 +13,9 @@ pub const MODEL_TYPE: &str = "pantau-encoder";
 /// Architecture sizes and label mapping, stored as `config.json` (Hugging Face style).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Config {
+    /// Hugging Face convention: the model class, for hub tooling (pantau itself ignores it).
+    #[serde(default = "default_architectures")]
+    pub architectures: Vec<String>,
     pub model_type: String,
     pub vocab_size: usize,
     pub hidden_size: usize,
@@ -46,6 +49,9 @@ fn default_dropout() -> f32 {
 fn default_eps() -> f64 {
     1e-5
 }
+fn default_architectures() -> Vec<String> {
+    vec!["PantauEncoderForSequenceClassification".into()]
+}
 fn default_temperature() -> f32 {
     1.0
 }
@@ -64,6 +70,7 @@ impl Config {
         max_position_embeddings: usize,
     ) -> Self {
         Config {
+            architectures: default_architectures(),
             model_type: MODEL_TYPE.into(),
             vocab_size,
             hidden_size,

@@ -6,6 +6,11 @@ use crate::train::report::TrainReport;
 /// The marker after which `pantau eval --update-card` writes test metrics.
 pub const CARD_EVAL_MARKER: &str = "<!-- pantau:eval -->";
 
+/// Hugging Face model-card metadata, so hub tooling shows the card correctly. The model loads
+/// through pantau (the CLI or its library), which normalizes text exactly as in training;
+/// `transformers` cannot run it.
+pub const FRONT_MATTER: &str = "---\nlanguage:\n- id\nlicense: apache-2.0\nlibrary_name: pantau\npipeline_tag: text-classification\ntags:\n- election-monitoring\n- asn-neutrality\nmetrics:\n- f1\n- accuracy\n---\n\n";
+
 pub(super) fn model_card(cfg: &Config, report: &TrainReport) -> String {
     let c = &report.config;
     let dev = report
@@ -19,7 +24,7 @@ pub(super) fn model_card(cfg: &Config, report: &TrainReport) -> String {
         })
         .unwrap_or_default();
     format!(
-        "# pantau model\n\n\
+        "{FRONT_MATTER}# pantau model\n\n\
          A {layers}-layer pre-LN transformer encoder (hidden {d}, {heads} heads, FFN {ff}, max {len} tokens, \
          vocabulary {vocab}) with mean pooling and a 3-way head: neutral, promotional, campaigning.\n\
          {params} parameters, stored as float16 ({mb:.1} MB of weights).\n\n\
