@@ -18,6 +18,9 @@
 //! - [`train`] and [`eval`], beside `classify`: building models (pretraining, the training loop,
 //!   optimizer, model card) and measuring them (metrics, report, temperature calibration).
 //!
+//! - [`report`], above `io`: a classified file summarized for a supervisor (HTML with charts, or
+//!   Markdown), in one streaming pass.
+//!
 //! The `pantau` binary's `src/cli/` is a thin layer over this library, one file per subcommand.
 //!
 //! ```no_run
@@ -38,6 +41,7 @@ pub mod label;
 pub mod model;
 pub mod prediction;
 pub mod record;
+pub mod report;
 pub mod text;
 pub mod train;
 

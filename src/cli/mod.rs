@@ -16,6 +16,7 @@ pub mod explain;
 pub mod info;
 pub mod normalize;
 pub mod out;
+pub mod report;
 pub mod train;
 
 #[derive(Parser)]
@@ -39,6 +40,8 @@ pub enum Command {
     Explain(explain::ExplainArgs),
     /// Print a model's card: sizes, labels, metrics.
     Info(info::InfoArgs),
+    /// Summarize a classified file for a supervisor: HTML with charts, or Markdown.
+    Report(report::ReportArgs),
     /// Train a model on labeled data.
     Train(Box<train::TrainArgs>),
     /// Evaluate a model on labeled data.
@@ -57,6 +60,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Calibrate(a) => calibrate::run(a).map(|_| ExitCode::SUCCESS),
         Command::Explain(a) => explain::run(a).map(|_| ExitCode::SUCCESS),
         Command::Info(a) => info::run(a).map(|_| ExitCode::SUCCESS),
+        Command::Report(a) => report::run(a).map(|_| ExitCode::SUCCESS),
         Command::Train(a) => train::run(*a).map(|_| ExitCode::SUCCESS),
         Command::Eval(a) => eval::run(a).map(|_| ExitCode::SUCCESS),
         Command::Normalize(a) => normalize::run(a).map(|_| ExitCode::SUCCESS),

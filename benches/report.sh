@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# `pantau report` on a 1,000,000-row classified file: wall time and peak RSS (the report is one
+# streaming pass, so memory should not grow with the file).
+#   benches/report.sh [ROWS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --quiet
+bin=target/release/pantau
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+n=${1:-1000000}
+# Classify 20,000 posts once (one in ten flagged-like, with explanations), then repeat the rows
+# with accounts and dates to n rows.
+python3 - "$work/in.jsonl" <<'PY'
+import json, random, sys
+rows = [json.loads(l) for f in ("data/train.jsonl", "data/dev.jsonl") for l in open(f, encoding="utf-8")]
+neutral = [r["text"] for r in rows if r["label"] == "neutral"]
+flag = [r["text"] for r in rows if r["label"] != "neutral"]
+random.seed(1)
+with open(sys.argv[1], "w", encoding="utf-8") as f:
+    for i in range(20000):
+        t = random.choice(flag) if i % 10 == 0 else random.choice(neutral)
+        f.write(json.dumps({"id": i, "text": t}, ensure_ascii=False) + "\n")
+PY
+"$bin" classify "$work/in.jsonl" -o "$work/classified.jsonl" --explain --quiet
+python3 - "$work/classified.jsonl" "$work/big.jsonl" "$n" <<'PY'
+import json, sys
+rows = open(sys.argv[1], encoding="utf-8").read().splitlines()
+with open(sys.argv[2], "w", encoding="utf-8") as f:
+    for i in range(int(sys.argv[3])):
+        r = json.loads(rows[i % len(rows)])
+        r.update(row=i + 1, akun=f"akun{i % 5000}", waktu=f"2024-02-{1 + i % 28:02d}T10:00")
+        f.write(json.dumps(r, ensure_ascii=False) + "\n")
+PY
+/usr/bin/time -f '%e %M' -o "$work/time" "$bin" report "$work/big.jsonl" --by akun --date-field waktu -o "$work/report.html"
+read -r secs kb < "$work/time"
+printf 'rows %s, %s MB in, %s s, peak RSS %.1f MB\n' "$n" "$(( $(stat -c %s "$work/big.jsonl") / 1000000 ))" "$secs" "$(echo "$kb / 1024" | bc -l)"
