@@ -149,13 +149,10 @@ where
         }
         if opts.explain > 0 {
             // Only flagged rows: an analyst reads those, and each word weighed costs a model pass.
-            let flagged: Vec<usize> = (0..chunk.len())
+            let (flagged, texts): (Vec<usize>, Vec<&str>) = (0..chunk.len())
                 .filter(|&i| pred_of[i].as_ref().is_some_and(|p| opts.triage.flagged(p)))
-                .collect();
-            let texts: Vec<&str> = flagged
-                .iter()
-                .filter_map(|&i| chunk[i].text.as_deref().ok())
-                .collect();
+                .filter_map(|i| Some((i, chunk[i].text.as_deref().ok()?)))
+                .unzip();
             let explained = classifier.explain_batch(&texts, opts.explain)?;
             for (&i, e) in flagged.iter().zip(explained) {
                 if let Some(p) = &mut pred_of[i] {
