@@ -5,7 +5,9 @@ use std::io::{Read, Write};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::io::writer::{input_name, output_object, Counted, RecordWriter, OUTPUT_COLUMNS};
+use crate::io::writer::{
+    column_names, input_name, output_object, Counted, RecordWriter, OUTPUT_COLUMNS,
+};
 use crate::prediction::{Prediction, Triage};
 use crate::record::{non_empty, Fields, Record};
 
@@ -173,7 +175,7 @@ impl<W: Write> CsvWriter<W> {
 
     fn layout_for(&self, record: &Record) -> Vec<String> {
         let mut cols: Vec<String> = if !self.input_headers.is_empty() {
-            self.input_headers.iter().map(|h| input_name(h)).collect()
+            column_names(&self.input_headers)
         } else {
             match &record.fields {
                 Fields::Object(m) => m.keys().map(|k| input_name(k)).collect(),
@@ -285,6 +287,52 @@ mod tests {
         assert!(
             msg.contains("dump.csv") && msg.contains("--text-column") && msg.contains("id, text"),
             "{msg}"
+        );
+    }
+
+    #[test]
+    fn a_repeated_header_keeps_both_columns() {
+        let recs: Vec<Record> = CsvRecords::new(
+            &b"akun,text,akun\nbudi,halo,siti\n"[..],
+            "t",
+            b',',
+            true,
+            "text",
+        )
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+        let headers: Vec<String> = ["akun", "text", "akun"].map(String::from).to_vec();
+        let mut buf = Vec::new();
+        {
+            let mut w = CsvWriter::new(&mut buf, "o", headers.clone(), None, 0);
+            w.write(
+                &recs[0],
+                Ok(&Prediction::from_probabilities([0.5, 0.25, 0.25])),
+            )
+            .unwrap();
+            w.flush().unwrap();
+        }
+        let s = String::from_utf8(buf).unwrap();
+        assert!(s.starts_with("akun,text,akun_2,row,"), "{s}");
+        assert!(
+            s.lines().nth(1).unwrap().starts_with("budi,halo,siti,1,"),
+            "{s}"
+        );
+        let mut buf = Vec::new();
+        {
+            let mut w = crate::io::jsonl::JsonlWriter::new(&mut buf, "o", headers, 0);
+            w.write(
+                &recs[0],
+                Ok(&Prediction::from_probabilities([0.5, 0.25, 0.25])),
+            )
+            .unwrap();
+            w.flush().unwrap();
+        }
+        let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+        assert_eq!(
+            (v["akun"].as_str(), v["akun_2"].as_str()),
+            (Some("budi"), Some("siti"))
         );
     }
 

@@ -38,6 +38,23 @@ pub(crate) fn input_name(name: &str) -> String {
     }
 }
 
+/// Output names of a CSV header: renamed on collision with an output column, and a name the header
+/// repeats gets a suffix (`akun`, `akun_2`), so no column's data is lost.
+pub(crate) fn column_names(headers: &[String]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::with_capacity(headers.len());
+    for h in headers {
+        let base = input_name(h);
+        let mut name = base.clone();
+        let mut n = 1;
+        while names.contains(&name) {
+            n += 1;
+            name = format!("{base}_{n}");
+        }
+        names.push(name);
+    }
+    names
+}
+
 /// Writes one output row per record.
 pub trait RecordWriter {
     /// Writes `record` with its prediction, or with the reason it has none.
@@ -90,10 +107,11 @@ pub(crate) fn output_object(
             }
         }
         Fields::Columns(cells) => {
+            let names = column_names(headers);
             for (i, c) in cells.iter().enumerate() {
-                let key = headers
+                let key = names
                     .get(i)
-                    .map(|h| input_name(h))
+                    .cloned()
                     .unwrap_or_else(|| format!("extra_{}", i + 1));
                 obj.insert(key, Value::String(c.clone()));
             }
