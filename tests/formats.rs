@@ -143,9 +143,13 @@ fn every_row_carries_its_byte_offset_so_an_error_row_can_be_found_in_the_file() 
 
 #[test]
 fn input_fields_pass_through_untouched_long_numbers_included() {
-    let input = "{\"id\":123456789012345678901234567890,\"skor\":0.1000,\"text\":\"Selamat pagi\"}\n";
+    let input =
+        "{\"id\":123456789012345678901234567890,\"skor\":0.1000,\"text\":\"Selamat pagi\"}\n";
     let o = run(&["classify", "--format", "jsonl"], Some(input.as_bytes()));
     assert!(o.status.success(), "{}", stderr(&o));
     let out = String::from_utf8(o.stdout).unwrap();
-    assert!(out.starts_with("{\"id\":123456789012345678901234567890,\"skor\":0.1000,"), "{out}");
+    assert!(
+        out.starts_with("{\"id\":123456789012345678901234567890,\"skor\":0.1000,"),
+        "{out}"
+    );
 }

@@ -94,6 +94,39 @@ impl<R> JsonlRecords<R> {
     }
 }
 
+/// `text` with bare `NaN`, `Infinity` and `-Infinity` (outside strings) quoted; `None` when it
+/// has none.
+fn non_finite_as_strings(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len() + 8);
+    let (mut in_string, mut escaped, mut changed) = (false, false, false);
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if in_string {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+        } else if c == '"' {
+            in_string = true;
+        } else if let Some(word) = ["-Infinity", "Infinity", "NaN"]
+            .into_iter()
+            .find(|w| rest.starts_with(w))
+        {
+            out.push('"');
+            out.push_str(word);
+            out.push('"');
+            rest = &rest[word.len()..];
+            changed = true;
+            continue;
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    changed.then_some(out)
+}
+
 /// `field` in `m`: a member of that name, else a dotted path into nested objects
 /// (`data.full_text`).
 fn lookup<'m>(m: &'m serde_json::Map<String, Value>, field: &str) -> Option<&'m Value> {
@@ -128,7 +161,14 @@ fn parse(row: u64, bytes: &[u8], field: &str) -> Record {
         Ok(t) => t,
         Err(e) => return invalid_utf8(row, bytes, e),
     };
-    match serde_json::from_str::<Value>(text) {
+    let parsed = serde_json::from_str::<Value>(text).or_else(|e| {
+        // Python's json.dumps writes NaN and Infinity, which JSON has no words for: read them as
+        // the strings "NaN", "Infinity", "-Infinity" rather than lose the row.
+        non_finite_as_strings(text)
+            .and_then(|fixed| serde_json::from_str::<Value>(&fixed).ok())
+            .ok_or(e)
+    });
+    match parsed {
         Ok(Value::Object(map)) => {
             let t = match lookup(&map, field) {
                 Some(Value::String(s)) => non_empty(s.clone()),
@@ -232,6 +272,23 @@ impl<W: Write> RecordWriter for JsonlWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nan_and_infinity_in_another_field_keep_the_row() {
+        let input = "{\"skor\":NaN,\"min\":-Infinity,\"text\":\"NaN di teks Infinity\"}\n";
+        let recs: Vec<Record> = JsonlRecords::new(input.as_bytes(), "t", "text", 1 << 20)
+            .map(|r| r.unwrap())
+            .collect();
+        assert_eq!(recs[0].text.as_deref(), Ok("NaN di teks Infinity"));
+        let Fields::Object(m) = &recs[0].fields else {
+            panic!("an object")
+        };
+        assert_eq!(
+            (m["skor"].as_str(), m["min"].as_str()),
+            (Some("NaN"), Some("-Infinity"))
+        );
+        assert_eq!(non_finite_as_strings("{\"a\":\"NaN\"}"), None);
+    }
 
     fn jsonl(input: &str) -> Vec<Record> {
         JsonlRecords::new(input.as_bytes(), "t", "text", 1 << 20)
