@@ -157,7 +157,7 @@ fn devices_and_fifos_are_written_in_place_never_replaced() {
 fn a_second_run_on_the_same_output_is_refused_and_the_first_finishes_intact() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.jsonl");
-    numbered_input(&input, 4000);
+    numbered_input(&input, 10_000);
     let out = dir.path().join("out.jsonl");
     let mut first = pantau()
         .args(classify_args(&input, &out, &[]))
@@ -184,7 +184,7 @@ fn a_second_run_on_the_same_output_is_refused_and_the_first_finishes_intact() {
     let first = first.wait_with_output().unwrap();
     assert!(first.status.success(), "{}", stderr(&first));
     let rows = jsonl(&read(&out));
-    assert_eq!(rows.len(), 4000);
+    assert_eq!(rows.len(), 10_000);
     for (i, r) in rows.iter().enumerate() {
         assert_eq!(r["n"], i as u64);
         assert_prediction(r);
