@@ -35,6 +35,7 @@ fn every_container_encoding_and_delimiter_gives_the_same_scores_as_utf8_jsonl() 
     assert_eq!(want.len(), 6);
     for (file, extra) in [
         ("posts.jsonl.gz", &[][..]),
+        ("posts_array.json", &[]),
         ("posts.jsonl.zst", &[]),
         ("semicolon.csv", &[]),
         ("pipe.csv", &[]),
@@ -50,7 +51,7 @@ fn every_container_encoding_and_delimiter_gives_the_same_scores_as_utf8_jsonl() 
     }
     // On stdin, with no name to go by: compression, UTF-16 and a CSV header are found from the
     // content.
-    for file in ["posts.jsonl.gz", "utf16le_bom.csv", "semicolon.csv"] {
+    for file in ["posts.jsonl.gz", "utf16le_bom.csv", "semicolon.csv", "posts_array.json"] {
         let bytes = read(&root().join("tests/data/formats").join(file));
         assert_eq!(
             scores(&["classify", "--output-format", "jsonl"], Some(&bytes)),

@@ -80,7 +80,7 @@ impl OutputFormat {
 /// delimiter); plain text otherwise.
 pub fn sniff_header(first_line: &str, text_column: &str) -> (InputFormat, Option<u8>) {
     let line = first_line.trim_start_matches('\u{feff}').trim();
-    if line.starts_with('{') {
+    if line.starts_with('{') || line.starts_with('[') {
         return (InputFormat::Jsonl, None);
     }
     match header_delimiter(line, text_column) {

@@ -18,6 +18,7 @@ pub mod csv;
 pub mod decode;
 pub mod examples;
 pub mod format;
+mod json_array;
 pub mod jsonl;
 mod lines;
 pub mod paths;

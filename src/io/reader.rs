@@ -11,6 +11,7 @@ use std::io::BufRead;
 use crate::error::{Error, Result};
 use crate::io::csv::CsvRecords;
 use crate::io::format::{header_delimiter, InputFormat};
+use crate::io::json_array::{starts_array, ArrayLines};
 use crate::io::jsonl::JsonlRecords;
 use crate::io::lines::MAX_ROW_BYTES;
 use crate::io::text::TextRecords;
@@ -94,15 +95,25 @@ pub fn read_records<'a, R: Read + 'a>(
     opts: &InputOptions,
 ) -> Result<Records<'a>> {
     match opts.format {
-        InputFormat::Jsonl => Ok(Records {
-            headers: Vec::new(),
-            iter: Box::new(JsonlRecords::new(
-                source,
-                name,
-                &opts.text_field,
-                opts.max_row_bytes,
-            )),
-        }),
+        InputFormat::Jsonl => {
+            // A JSON array file is read element by element, as if it were JSONL.
+            let mut source = std::io::BufReader::with_capacity(1 << 16, source);
+            let head = source.fill_buf().map_err(|e| Error::io(name, e))?;
+            let source: Box<dyn Read + 'a> = if starts_array(head) {
+                Box::new(ArrayLines::new(source))
+            } else {
+                Box::new(source)
+            };
+            Ok(Records {
+                headers: Vec::new(),
+                iter: Box::new(JsonlRecords::new(
+                    source,
+                    name,
+                    &opts.text_field,
+                    opts.max_row_bytes,
+                )),
+            })
+        }
         InputFormat::Text => Ok(Records {
             headers: Vec::new(),
             iter: Box::new(TextRecords::new(source, name, opts.max_row_bytes)),
