@@ -43,6 +43,7 @@ fn every_container_encoding_and_delimiter_gives_the_same_scores_as_utf8_jsonl() 
         ("quotes.tsv", &[]),
         ("utf16le_bom.csv", &[]),
         ("utf16be.txt", &[]),
+        ("utf32le_bom.txt", &[]),
         ("cr_only.txt", &[]),
         ("cp1252.csv", &["--encoding", "windows-1252"]),
         ("semicolon.csv", &["--delimiter", ";"]),
@@ -51,7 +52,12 @@ fn every_container_encoding_and_delimiter_gives_the_same_scores_as_utf8_jsonl() 
     }
     // On stdin, with no name to go by: compression, UTF-16 and a CSV header are found from the
     // content.
-    for file in ["posts.jsonl.gz", "utf16le_bom.csv", "semicolon.csv", "posts_array.json"] {
+    for file in [
+        "posts.jsonl.gz",
+        "utf16le_bom.csv",
+        "semicolon.csv",
+        "posts_array.json",
+    ] {
         let bytes = read(&root().join("tests/data/formats").join(file));
         assert_eq!(
             scores(&["classify", "--output-format", "jsonl"], Some(&bytes)),

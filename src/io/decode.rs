@@ -1,6 +1,6 @@
 //! What comes before any reader: decompression and transcoding, told from the content (magic
 //! bytes, byte-order marks, the pattern of NUL bytes), not from the file name, so a `dump.jsonl.gz`,
-//! an Excel "Unicode Text" export or an old-Mac file is read as the posts it holds, never as
+//! an Excel "Unicode Text" export, a UTF-32 file or an old-Mac file is read as the posts it holds, never as
 //! garbage. The readers then see UTF-8 with `\n` line ends.
 
 use std::io::{BufRead, BufReader, Cursor, Read};
@@ -77,15 +77,19 @@ pub fn decode<'a>(
         })?),
         None => None,
     };
-    if head.starts_with(&[0xff, 0xfe, 0, 0]) || head.starts_with(&[0, 0, 0xfe, 0xff]) {
-        return Err(Error::BadInput {
-            path: name.into(),
-            reason: "is UTF-32, which pantau does not read: convert it to UTF-8 (iconv -f UTF-32 -t UTF-8)".into(),
-        });
-    }
+    let utf32 = given.is_none().then(|| sniff_utf32(&head)).flatten();
     let found = given.or_else(|| sniff_utf16(&head));
-    let mut r: Box<dyn Read + 'a> = match found {
-        Some(enc) if enc != encoding_rs::UTF_8 => {
+    let mut r: Box<dyn Read + 'a> = match (utf32, found) {
+        (Some(big_endian), _) => {
+            info.encoding = Some(if big_endian { "UTF-32BE" } else { "UTF-32LE" });
+            Box::new(Utf32 {
+                inner: BufReader::new(r),
+                big_endian,
+                skip_bom: true,
+                pending: Vec::new(),
+            })
+        }
+        (None, Some(enc)) if enc != encoding_rs::UTF_8 => {
             info.encoding = Some(enc.name());
             Box::new(
                 encoding_rs_io::DecodeReaderBytesBuilder::new()
@@ -129,6 +133,76 @@ fn sniff_utf16(head: &[u8]) -> Option<&'static Encoding> {
         Some(encoding_rs::UTF_16BE)
     } else {
         None
+    }
+}
+
+/// UTF-32 told by its byte-order mark, or by three NULs in every four bytes (ASCII text):
+/// `Some(true)` for big-endian. `encoding_rs` has no UTF-32 (the WHATWG standard drops it), hence
+/// the small decoder below.
+fn sniff_utf32(head: &[u8]) -> Option<bool> {
+    if head.starts_with(&[0xff, 0xfe, 0, 0]) {
+        return Some(false);
+    }
+    if head.starts_with(&[0, 0, 0xfe, 0xff]) {
+        return Some(true);
+    }
+    let units: Vec<&[u8]> = head[..head.len().min(4096) / 4 * 4].chunks(4).collect();
+    if units.len() < 2 {
+        return None;
+    }
+    let le = units
+        .iter()
+        .filter(|u| u[0] != 0 && u[1..] == [0, 0, 0])
+        .count();
+    let be = units
+        .iter()
+        .filter(|u| u[3] != 0 && u[..3] == [0, 0, 0])
+        .count();
+    if le * 10 >= units.len() * 7 {
+        Some(false)
+    } else if be * 10 >= units.len() * 7 {
+        Some(true)
+    } else {
+        None
+    }
+}
+
+/// UTF-32 to UTF-8; an invalid code point becomes U+FFFD, as encoding_rs does for UTF-16.
+struct Utf32<R> {
+    inner: BufReader<R>,
+    big_endian: bool,
+    /// A leading U+FEFF is a byte-order mark, not text.
+    skip_bom: bool,
+    /// UTF-8 bytes decoded but not yet handed out.
+    pending: Vec<u8>,
+}
+
+impl<R: Read> Read for Utf32<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.pending.is_empty() {
+            let mut unit = [0u8; 4];
+            match self.inner.read_exact(&mut unit) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(0),
+                Err(e) => return Err(e),
+            }
+            let v = if self.big_endian {
+                u32::from_be_bytes(unit)
+            } else {
+                u32::from_le_bytes(unit)
+            };
+            if std::mem::take(&mut self.skip_bom) && v == 0xfeff {
+                continue;
+            }
+            let c = char::from_u32(v).unwrap_or('\u{fffd}');
+            let mut b = [0u8; 4];
+            self.pending
+                .extend_from_slice(c.encode_utf8(&mut b).as_bytes());
+        }
+        let n = buf.len().min(self.pending.len());
+        buf[..n].copy_from_slice(&self.pending[..n]);
+        self.pending.drain(..n);
+        Ok(n)
     }
 }
 
@@ -204,8 +278,23 @@ mod tests {
             .err()
             .unwrap();
         assert!(err.to_string().contains("--encoding"), "{err}");
-        let utf32 = [vec![0xff, 0xfe, 0, 0], b"a\0\0\0".to_vec()].concat();
-        assert!(decode(Box::new(Cursor::new(utf32)), "t", None).is_err());
+        let le32: Vec<u8> = TEXT
+            .chars()
+            .flat_map(|c| (c as u32).to_le_bytes())
+            .collect();
+        let be32: Vec<u8> = TEXT
+            .chars()
+            .flat_map(|c| (c as u32).to_be_bytes())
+            .collect();
+        for (bytes, name) in [
+            ([vec![0xff, 0xfe, 0, 0], le32.clone()].concat(), "UTF-32LE"),
+            ([vec![0, 0, 0xfe, 0xff], be32.clone()].concat(), "UTF-32BE"),
+            (le32, "UTF-32LE"),
+            (be32, "UTF-32BE"),
+        ] {
+            let (s, info) = decoded(bytes, None);
+            assert_eq!((s.as_str(), info.encoding), (TEXT, Some(name)));
+        }
     }
 
     #[test]
