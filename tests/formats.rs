@@ -82,6 +82,26 @@ fn a_wrong_text_field_stops_at_once_listing_the_fields_and_dotted_paths_reach_ne
     assert!(o.stdout.is_empty(), "no error rows written");
     let err = stderr(&o);
     assert!(err.contains("their fields are: id, text"), "{err}");
+    // With an output file, nothing is left behind.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.jsonl");
+    let o = run(
+        &[
+            "classify",
+            "tests/data/formats/posts.jsonl",
+            "--text-field",
+            "isi",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "no partial or checkpoint left"
+    );
     let nested = "{\"data\":{\"full_text\":\"Ayo coblos nomor 2 tanggal 14 Februari!\"}}\n";
     let rows = scores(
         &[

@@ -402,7 +402,7 @@ pub fn run(a: ClassifyArgs) -> Result<ExitCode> {
     } else {
         ProgressBar::hidden()
     };
-    let summary = classify_stream(
+    let result = classify_stream(
         &clf,
         records,
         writer.as_mut(),
@@ -438,7 +438,21 @@ pub fn run(a: ClassifyArgs) -> Result<ExitCode> {
             }
             Ok(())
         },
-    )?;
+    );
+    let summary = match result {
+        Ok(s) => s,
+        Err(e) => {
+            // A fresh run that fails before its first checkpointed row (a wrong --text-field, an
+            // unreadable input) leaves nothing behind: there is nothing worth resuming.
+            if let (Some(p), 0) = (paths, skip) {
+                if p.peek_checkpoint().is_some_and(|c| c.rows == 0) {
+                    let _ = std::fs::remove_file(&p.partial);
+                    let _ = std::fs::remove_file(&p.checkpoint);
+                }
+            }
+            return Err(e.into());
+        }
+    };
     bar.finish_and_clear();
     if expect.is_some() && tap.verdict() != Some(true) {
         return Err(input_differs());
