@@ -9,7 +9,7 @@ use clap::Args;
 
 use pantau::eval::calibrate::{fit_scale, rescale};
 use pantau::eval::{evaluate, Report};
-use pantau::io::read_examples;
+use pantau::io::{read_examples, write_atomic};
 use pantau::{Label, Prediction};
 
 use crate::cli::common::{load, Common};
@@ -92,10 +92,7 @@ pub fn write_temperature(dir: &std::path::Path, t: f32) -> Result<()> {
     let mut v: serde_json::Value =
         serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
     v["temperature"] = serde_json::json!((t as f64 * 1e4).round() / 1e4);
-    let tmp = dir.join("config.json.tmp");
-    std::fs::write(&tmp, serde_json::to_string_pretty(&v)? + "\n")
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+    write_atomic(&path, (serde_json::to_string_pretty(&v)? + "\n").as_bytes())?;
     Ok(())
 }
 

@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use serde_json::{Map, Value};
 
-use pantau::io::{decode, read_records, Fields, InputFormat, InputOptions};
+use pantau::io::{decode, read_records, write_atomic, Fields, InputFormat, InputOptions};
 use pantau::report::{html, markdown, Summary, SummaryOptions};
 
 use crate::cli::out::stdout;
@@ -98,13 +98,7 @@ pub fn run(a: ReportArgs) -> Result<()> {
         ReportFormat::Md => markdown(&summary, &name),
     };
     match a.output.as_ref().filter(|p| p.as_os_str() != "-") {
-        Some(p) => {
-            let mut tmp = p.as_os_str().to_owned();
-            tmp.push(".partial");
-            let tmp = PathBuf::from(tmp);
-            std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
-            std::fs::rename(&tmp, p).with_context(|| format!("writing {}", p.display()))?;
-        }
+        Some(p) => write_atomic(p, text.as_bytes())?,
         None => {
             let mut out = stdout()?;
             out.write_all(text.as_bytes())?;

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::error::{Error, Result};
-use crate::io::paths::OutputPaths;
+use crate::io::paths::{write_atomic, OutputPaths};
 
 /// Progress of an output file being written, saved beside it so `--resume` can continue.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -94,15 +94,11 @@ impl Checkpoint {
 impl OutputPaths {
     /// Records progress atomically (write a temporary file, then rename).
     pub fn save_checkpoint(&self, c: &Checkpoint) -> Result<()> {
-        let mut tmp = self.checkpoint.as_os_str().to_owned();
-        tmp.push(".tmp");
-        let tmp = PathBuf::from(tmp);
         let json = serde_json::to_vec(c).map_err(|e| Error::BadInput {
-            path: tmp.display().to_string(),
+            path: self.checkpoint.display().to_string(),
             reason: format!("checkpoint does not serialize: {e}"),
         })?;
-        std::fs::write(&tmp, json).map_err(|e| Error::io(&tmp, e))?;
-        std::fs::rename(&tmp, &self.checkpoint).map_err(|e| Error::io(&self.checkpoint, e))
+        write_atomic(&self.checkpoint, &json)
     }
 
     /// The checkpoint as saved now, if there is a readable one (read without the lock: for

@@ -8,6 +8,16 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
+/// Writes `bytes` to `path` through a temporary file beside it and a rename, so a crash never
+/// leaves half a file (checkpoints, configs, training reports, reports).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
 /// Where a run's rows go.
 #[derive(Debug)]
 pub enum Destination {

@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::eval::metrics::evaluate;
 use crate::hub;
 use crate::io::examples::Example;
+use crate::io::paths::write_atomic;
 use crate::label::Label;
 use crate::model::config::Config;
 use crate::model::encoder::EncoderClassifier;
@@ -31,7 +32,7 @@ use crate::train::loss::{cross_entropy, label_weights};
 use crate::train::optim::{adamw, clip_scale, schedule};
 use crate::train::pretrain::pretrain;
 use crate::train::report::{EpochReport, Event, TrainReport};
-use crate::train::save::{save_model_dir, write_atomic};
+use crate::train::save::save_model_dir;
 
 /// Training and development examples.
 #[derive(Clone, Debug, Default)]
