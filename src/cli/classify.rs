@@ -149,7 +149,7 @@ impl ClassifyArgs {
         input: InputFormat,
         output: OutputFormat,
     ) -> Result<RunIdentity> {
-        let model_files: Vec<PathBuf> = ["config.json", "tokenizer.json", "model.safetensors"]
+        let model_files: Vec<PathBuf> = pantau::hub::MODEL_FILES
             .iter()
             .map(|f| clf.dir().join(f))
             .collect();
@@ -378,12 +378,13 @@ pub fn run(a: ClassifyArgs) -> Result<ExitCode> {
         }
     }
     let input_differs = || {
-        anyhow::anyhow!(
-            "{name} is not the input of the interrupted run (its first bytes differ): the output is left as it was at the last checkpoint; rerun with the same input, or start over without --resume"
-        )
+        pantau::Error::BadInput {
+        path: name.clone(),
+        reason: "is not the input of the interrupted run (its first bytes differ): the output is left as it was at the last checkpoint; rerun with the same input, or start over without --resume".into(),
+    }
     };
     if tap.verdict() == Some(false) {
-        return Err(input_differs());
+        return Err(input_differs().into());
     }
 
     let show = !a.quiet && std::io::stderr().is_terminal();
@@ -423,10 +424,7 @@ pub fn run(a: ClassifyArgs) -> Result<ExitCode> {
             ));
             if let Some(p) = paths {
                 if tap.verdict() == Some(false) {
-                    return Err(pantau::Error::BadInput {
-                        path: name.clone(),
-                        reason: input_differs().to_string(),
-                    });
+                    return Err(input_differs());
                 }
                 p.save_checkpoint(&Checkpoint {
                     rows: skip + s.rows,
@@ -455,7 +453,7 @@ pub fn run(a: ClassifyArgs) -> Result<ExitCode> {
     };
     bar.finish_and_clear();
     if expect.is_some() && tap.verdict() != Some(true) {
-        return Err(input_differs());
+        return Err(input_differs().into());
     }
     drop(writer);
     if let Some(p) = paths {
