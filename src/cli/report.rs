@@ -1,15 +1,14 @@
 //! `pantau report`: a classified file summarized for a supervisor, as one HTML page (charts
 //! inline, opens offline) or Markdown, in one streaming pass.
 
-use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, ValueEnum};
 use serde_json::{Map, Value};
 
-use pantau::io::{decode, read_records, write_atomic, Fields, InputFormat, InputOptions};
+use pantau::io::{read_file, write_atomic, Fields, InputFormat, InputOptions};
 use pantau::report::{html, markdown, Summary, SummaryOptions};
 
 use crate::cli::out::stdout;
@@ -50,8 +49,6 @@ pub struct ReportArgs {
 
 pub fn run(a: ReportArgs) -> Result<()> {
     let name = a.input.display().to_string();
-    let file = File::open(&a.input).with_context(|| format!("cannot open {name}"))?;
-    let (decoded, _) = decode(Box::new(file), &name, None)?;
     let format = InputFormat::from_path(&a.input).unwrap_or(InputFormat::Jsonl);
     let opts = InputOptions {
         format,
@@ -59,7 +56,7 @@ pub fn run(a: ReportArgs) -> Result<()> {
         text_column: a.text_field.clone(),
         ..InputOptions::default()
     };
-    let records = read_records(decoded, &name, &opts)?;
+    let records = read_file(&a.input, &opts)?;
     let headers = records.headers.clone();
     let sopts = SummaryOptions {
         by: a.by.clone(),

@@ -1,13 +1,11 @@
 //! Reading labeled examples (training, evaluation) and unlabeled post texts (pretraining) from a
 //! file, in any input format.
 
-use std::fs::File;
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::io::decode::decode;
 use crate::io::format::InputFormat;
-use crate::io::reader::{read_records, InputOptions, Records};
+use crate::io::reader::{read_file, InputOptions, Records};
 use crate::label::Label;
 use crate::record::Fields;
 
@@ -23,16 +21,11 @@ pub struct Example {
 /// Opens `path` with the default input options, in the format its extension names (`fallback`
 /// when it names none); returns the name errors should use and the records.
 fn open_records(path: &Path, fallback: InputFormat) -> Result<(String, Records<'static>)> {
-    let format = InputFormat::from_path(path).unwrap_or(fallback);
-    let name = path.display().to_string();
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let (decoded, _) = decode(Box::new(file), &name, None)?;
     let opts = InputOptions {
-        format,
+        format: InputFormat::from_path(path).unwrap_or(fallback),
         ..InputOptions::default()
     };
-    let records = read_records(decoded, &name, &opts)?;
-    Ok((name, records))
+    Ok((path.display().to_string(), read_file(path, &opts)?))
 }
 
 /// Reads labeled examples from JSONL (fields `text`, `label`, optional `kind`) or CSV/TSV (same column

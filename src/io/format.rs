@@ -92,7 +92,7 @@ pub fn sniff_header(first_line: &str, text_column: &str) -> (InputFormat, Option
 
 /// The delimiter among `,` `;` `\t` `|` whose split of a header line has a field named
 /// `text_column`.
-pub fn header_delimiter(line: &str, text_column: &str) -> Option<u8> {
+fn header_delimiter(line: &str, text_column: &str) -> Option<u8> {
     [b'\t', b',', b';', b'|'].into_iter().find(|&d| {
         line.split(d as char)
             .any(|f| f.trim().trim_matches('"').trim() == text_column)

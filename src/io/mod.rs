@@ -38,6 +38,6 @@ pub use format::{sniff, sniff_header, InputFormat, OutputFormat};
 pub use jsonl::JsonlWriter;
 pub use lines::MAX_ROW_BYTES;
 pub use paths::{write_atomic, Destination, OutputPaths};
-pub use reader::{read_records, CountingReader, InputOptions, Records};
+pub use reader::{read_file, read_records, CountingReader, InputOptions, Records};
 pub use review::sort_for_review;
 pub use writer::{RecordWriter, OUTPUT_COLUMNS};

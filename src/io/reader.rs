@@ -10,7 +10,8 @@ use std::io::BufRead;
 
 use crate::error::{Error, Result};
 use crate::io::csv::CsvRecords;
-use crate::io::format::{header_delimiter, InputFormat};
+use crate::io::decode::decode;
+use crate::io::format::{sniff, InputFormat};
 use crate::io::json_array::{starts_array, ArrayLines};
 use crate::io::jsonl::JsonlRecords;
 use crate::io::lines::MAX_ROW_BYTES;
@@ -88,6 +89,15 @@ impl Iterator for Records<'_> {
     }
 }
 
+/// Opens a file as [`read_records`] does a stream, decompressed and transcoded first
+/// ([`crate::io::decode`]); errors name the path.
+pub fn read_file(path: &std::path::Path, opts: &InputOptions) -> Result<Records<'static>> {
+    let name = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let (decoded, _) = decode(Box::new(file), &name, None)?;
+    read_records(decoded, &name, opts)
+}
+
 /// Opens a streaming record reader over any byte source. `name` is used in messages (a path or `<stdin>`).
 pub fn read_records<'a, R: Read + 'a>(
     source: R,
@@ -124,12 +134,10 @@ pub fn read_records<'a, R: Read + 'a>(
             let delim = match (opts.delimiter, tsv) {
                 (Some(d), _) => d,
                 (None, true) => b'\t',
-                (None, false) => {
-                    let head = source.fill_buf().map_err(|e| Error::io(name, e))?;
-                    let head = String::from_utf8_lossy(&head[..head.len().min(1 << 16)]);
-                    let first = head.lines().next().unwrap_or("");
-                    header_delimiter(first, &opts.text_column).unwrap_or(b',')
-                }
+                (None, false) => sniff(&mut source, &opts.text_column)
+                    .map_err(|e| Error::io(name, e))?
+                    .1
+                    .unwrap_or(b','),
             };
             // A tweet that starts with `"` is text in a TSV, not the start of a quoted field: tab
             // separated input (a .tsv, or a .csv whose header splits on tabs) has no quote rules.
