@@ -110,21 +110,7 @@ impl TextEncoder {
 
     /// Token ids of one normalized text, special tokens included, at most `max_len` long.
     pub fn encode(&self, normalized: &str) -> Result<Vec<u32>> {
-        // Normalized text never needs more than a few characters per token; cutting long inputs first
-        // keeps a 1 MB post from costing a 1 MB tokenization. The cut only drops text far past the
-        // truncation point, so the kept ids are the same.
-        let budget = (self.max_len * 8).max(2048);
-        let text = match normalized.char_indices().nth(budget) {
-            Some((i, _)) => &normalized[..i],
-            None => normalized,
-        };
-        let enc = self
-            .inner
-            .encode_fast(text, true)
-            .map_err(|e| Error::Tokenizer(e.to_string()))?;
-        let mut ids = enc.get_ids().to_vec();
-        ids.truncate(self.max_len);
-        Ok(ids)
+        Ok(self.encode_windows(normalized, 1)?.ids.swap_remove(0))
     }
 
     /// Token ids of one normalized text in up to `max_windows` windows of at most `max_len` ids
@@ -132,7 +118,9 @@ impl TextEncoder {
     /// tokens. `truncated` says whether text past the last window was left unread.
     pub fn encode_windows(&self, normalized: &str, max_windows: usize) -> Result<Windows> {
         let max_windows = max_windows.max(1);
-        // As in `encode`: never tokenize far more text than the windows can hold.
+        // Normalized text never needs more than a few characters per token; cutting long inputs
+        // first keeps a 1 MB post from costing a 1 MB tokenization. The cut only drops text far
+        // past the last window, so the kept ids are the same.
         let budget = (self.max_len * 8).max(2048) * max_windows;
         let (text, cut) = match normalized.char_indices().nth(budget) {
             Some((i, _)) => (&normalized[..i], true),
