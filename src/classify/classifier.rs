@@ -195,13 +195,20 @@ impl Classifier {
     /// together, and each post takes the probabilities of its most flagged window (highest
     /// p_promotional + p_campaigning), so a long post is as flagged as its most flagged part: a
     /// campaigning ending is not diluted by a neutral preamble.
-    pub fn predict_windows(&self, posts: &[Windows]) -> Result<Vec<Prediction>> {
-        let flat: Vec<Vec<u32>> = posts.iter().flat_map(|w| w.ids.iter().cloned()).collect();
+    pub fn predict_windows<W: std::borrow::Borrow<Windows>>(
+        &self,
+        posts: &[W],
+    ) -> Result<Vec<Prediction>> {
+        let flat: Vec<&[u32]> = posts
+            .iter()
+            .flat_map(|w| w.borrow().ids.iter().map(Vec::as_slice))
+            .collect();
         let preds = self.predict_ids(&flat)?;
         let mut at = 0;
         Ok(posts
             .iter()
             .map(|w| {
+                let w = w.borrow();
                 let n = w.ids.len().max(1);
                 let own = &preds[at..at + n];
                 at += n;
@@ -219,11 +226,11 @@ impl Classifier {
 
     /// Classifies already tokenized posts: sorts them by length, cuts token-budget batches, runs them
     /// (in parallel on CPU) and returns predictions in input order.
-    pub fn predict_ids(&self, ids: &[Vec<u32>]) -> Result<Vec<Prediction>> {
-        let lengths: Vec<usize> = ids.iter().map(Vec::len).collect();
+    pub fn predict_ids<S: AsRef<[u32]> + Sync>(&self, ids: &[S]) -> Result<Vec<Prediction>> {
+        let lengths: Vec<usize> = ids.iter().map(|s| s.as_ref().len()).collect();
         let plan = plan_batches(&lengths, self.batching);
         let run = |batch: &Vec<usize>| -> Result<Vec<(usize, Prediction)>> {
-            let seqs: Vec<&[u32]> = batch.iter().map(|&i| ids[i].as_slice()).collect();
+            let seqs: Vec<&[u32]> = batch.iter().map(|&i| ids[i].as_ref()).collect();
             let preds = self.predict_batch(&seqs)?;
             Ok(batch.iter().copied().zip(preds).collect())
         };

@@ -35,6 +35,17 @@ impl Classifier {
         top: usize,
     ) -> Result<Vec<Explanation>> {
         let full = self.classify_batch(texts)?;
+        self.explain_predicted(texts, full, top)
+    }
+
+    /// Explains posts already classified: `predicted` holds one prediction per text (the bulk
+    /// path has them, so they are not computed twice).
+    pub fn explain_predicted<S: AsRef<str> + Sync>(
+        &self,
+        texts: &[S],
+        predicted: Vec<Prediction>,
+        top: usize,
+    ) -> Result<Vec<Explanation>> {
         let words: Vec<Vec<&str>> = texts
             .iter()
             .map(|t| t.as_ref().split_whitespace().collect())
@@ -43,21 +54,24 @@ impl Classifier {
         let mut variants: Vec<String> = Vec::new();
         let mut owner: Vec<(usize, usize)> = Vec::new();
         for (p, ws) in words.iter().enumerate() {
-            for i in 0..ws.len().min(MAX_OCCLUDED) {
-                let rest: Vec<&str> = ws
-                    .iter()
-                    .enumerate()
-                    .filter(|&(j, _)| j != i)
-                    .map(|(_, w)| *w)
-                    .collect();
-                if rest.iter().any(|w| !self.prepare(w).text.is_empty()) {
+            // Words that normalize to nothing: a variant left with only those would be empty text.
+            let blank: Vec<bool> = ws.iter().map(|w| self.prepare(w).text.is_empty()).collect();
+            let content = blank.iter().filter(|b| !**b).count();
+            for (i, &is_blank) in blank.iter().enumerate().take(MAX_OCCLUDED) {
+                if content > usize::from(!is_blank) {
+                    let rest: Vec<&str> = ws
+                        .iter()
+                        .enumerate()
+                        .filter(|&(j, _)| j != i)
+                        .map(|(_, w)| *w)
+                        .collect();
                     variants.push(rest.join(" "));
                     owner.push((p, i));
                 }
             }
         }
         let scored = self.classify_batch(&variants)?;
-        let mut out: Vec<Explanation> = full
+        let mut out: Vec<Explanation> = predicted
             .into_iter()
             .map(|prediction| Explanation {
                 label: prediction.label,

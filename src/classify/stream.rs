@@ -135,9 +135,9 @@ where
             })
             .collect();
         let ok_idx: Vec<usize> = (0..chunk.len()).filter(|&i| encoded[i].is_ok()).collect();
-        let windows: Vec<Windows> = ok_idx
+        let windows: Vec<&Windows> = ok_idx
             .iter()
-            .map(|&i| encoded[i].as_ref().expect("filtered").0.clone())
+            .map(|&i| &encoded[i].as_ref().expect("filtered").0)
             .collect();
         let preds = classifier.predict_windows(&windows)?;
         let mut pred_of: Vec<Option<Prediction>> = vec![None; chunk.len()];
@@ -153,7 +153,9 @@ where
                 .filter(|&i| pred_of[i].as_ref().is_some_and(|p| opts.triage.flagged(p)))
                 .filter_map(|i| Some((i, chunk[i].text.as_deref().ok()?)))
                 .unzip();
-            let explained = classifier.explain_batch(&texts, opts.explain)?;
+            let predicted: Vec<Prediction> =
+                flagged.iter().filter_map(|&i| pred_of[i].clone()).collect();
+            let explained = classifier.explain_predicted(&texts, predicted, opts.explain)?;
             for (&i, e) in flagged.iter().zip(explained) {
                 if let Some(p) = &mut pred_of[i] {
                     p.explanation = Some(e.words);
