@@ -64,15 +64,20 @@ fn wait_for_rows(child: &mut Child, out: &Path, rows: u64) {
     }
 }
 
+/// Starts a run of `input` into `out` in the background (stderr kept for its message).
+fn start(input: &Path, out: &Path) -> Child {
+    pantau()
+        .args(classify_args(input, out, &[]))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 /// Starts a run of `input` into `out`, kills it after its first checkpoints, and returns the
 /// partial output's bytes at that point.
 fn interrupted(input: &Path, out: &Path) -> Vec<u8> {
-    let mut child = pantau()
-        .args(classify_args(input, out, &[]))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = start(input, out);
     wait_for_rows(&mut child, out, 64);
     child.kill().unwrap();
     child.wait().unwrap();
@@ -159,12 +164,7 @@ fn a_second_run_on_the_same_output_is_refused_and_the_first_finishes_intact() {
     let input = dir.path().join("in.jsonl");
     numbered_input(&input, 10_000);
     let out = dir.path().join("out.jsonl");
-    let mut first = pantau()
-        .args(classify_args(&input, &out, &[]))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut first = start(&input, &out);
     wait_for_rows(&mut first, &out, 32);
     let second = pantau()
         .args(classify_args(&input, &out, &[]))
@@ -343,12 +343,7 @@ fn a_run_stopped_before_its_first_row_can_be_resumed() {
 
     // Killed right after start: the checkpoint is written before the first row.
     let out = dir.path().join("early.jsonl");
-    let mut child = pantau()
-        .args(classify_args(&input, &out, &[]))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = start(&input, &out);
     let mut ckpt = out.as_os_str().to_owned();
     ckpt.push(".partial.ckpt");
     let start = Instant::now();

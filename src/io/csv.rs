@@ -290,6 +290,13 @@ mod tests {
         );
     }
 
+    /// Writes `rec`, classified at [0.5, 0.25, 0.25], through `w`, and drops it (flushed).
+    fn write_one(mut w: impl RecordWriter, rec: &Record) {
+        w.write(rec, Ok(&Prediction::from_probabilities([0.5, 0.25, 0.25])))
+            .unwrap();
+        w.flush().unwrap();
+    }
+
     #[test]
     fn a_repeated_header_keeps_both_columns() {
         let recs: Vec<Record> = CsvRecords::new(
@@ -304,15 +311,10 @@ mod tests {
         .collect();
         let headers: Vec<String> = ["akun", "text", "akun"].map(String::from).to_vec();
         let mut buf = Vec::new();
-        {
-            let mut w = CsvWriter::new(&mut buf, "o", headers.clone(), None, 0);
-            w.write(
-                &recs[0],
-                Ok(&Prediction::from_probabilities([0.5, 0.25, 0.25])),
-            )
-            .unwrap();
-            w.flush().unwrap();
-        }
+        write_one(
+            CsvWriter::new(&mut buf, "o", headers.clone(), None, 0),
+            &recs[0],
+        );
         let s = String::from_utf8(buf).unwrap();
         assert!(s.starts_with("akun,text,akun_2,row,"), "{s}");
         assert!(
@@ -320,15 +322,10 @@ mod tests {
             "{s}"
         );
         let mut buf = Vec::new();
-        {
-            let mut w = crate::io::jsonl::JsonlWriter::new(&mut buf, "o", headers, 0);
-            w.write(
-                &recs[0],
-                Ok(&Prediction::from_probabilities([0.5, 0.25, 0.25])),
-            )
-            .unwrap();
-            w.flush().unwrap();
-        }
+        write_one(
+            crate::io::jsonl::JsonlWriter::new(&mut buf, "o", headers, 0),
+            &recs[0],
+        );
         let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
         assert_eq!(
             (v["akun"].as_str(), v["akun_2"].as_str()),
@@ -343,15 +340,10 @@ mod tests {
             .map(|r| r.unwrap())
             .collect();
         let mut buf = Vec::new();
-        {
-            let mut w = CsvWriter::new(&mut buf, "o", vec!["id".into(), "text".into()], None, 0);
-            w.write(
-                &recs[0],
-                Ok(&Prediction::from_probabilities([0.5, 0.25, 0.25])),
-            )
-            .unwrap();
-            w.flush().unwrap();
-        }
+        write_one(
+            CsvWriter::new(&mut buf, "o", vec!["id".into(), "text".into()], None, 0),
+            &recs[0],
+        );
         let s = String::from_utf8(buf).unwrap();
         let mut lines = s.lines();
         assert_eq!(
