@@ -44,9 +44,7 @@ impl ParticipantArgs {
         } else {
             Registry::builtin().clone()
         };
-        for f in &self.files {
-            reg.extend(&Registry::from_path(f)?);
-        }
+        reg.extend_from_paths(&self.files)?;
         Ok(reg)
     }
 }

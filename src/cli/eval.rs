@@ -9,7 +9,6 @@ use clap::Args;
 use pantau::eval::{evaluate, Report};
 use pantau::io::corpora::{read_corpora, Part};
 use pantau::io::{read_examples, Example};
-use pantau::text::participants::Registry;
 use pantau::train::CARD_EVAL_MARKER;
 use pantau::Label;
 
@@ -48,9 +47,7 @@ pub fn run(a: EvalArgs) -> Result<()> {
         (Some(data), _) => (read_examples(data)?, data.clone()),
         (None, Some(dir)) => {
             let mut registry = clf.registry().clone();
-            for f in &a.corpora_participants {
-                registry.extend(&Registry::from_path(f)?);
-            }
+            registry.extend_from_paths(&a.corpora_participants)?;
             clf = clf.with_registry(registry);
             let rows = read_corpora(dir, &a.corpora_labels, Part::Holdout)?;
             (

@@ -95,10 +95,8 @@ pub fn run(mut a: TrainArgs) -> Result<()> {
         registry,
         background: Vec::new(),
     };
-    for f in &a.corpora_participants {
-        data.background_registry
-            .extend(&pantau::text::participants::Registry::from_path(f)?);
-    }
+    data.background_registry
+        .extend_from_paths(&a.corpora_participants)?;
     if let Some(dir) = &a.corpora {
         let rows = read_corpora(dir, &a.corpora_labels, Part::Train)?;
         let (kept, rest) = cap_unlisted(rows, a.corpora_neutral);

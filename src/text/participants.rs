@@ -280,6 +280,15 @@ impl Registry {
         list.insert(at, alias);
     }
 
+    /// Adds the participants of each file in turn, as [`Registry::extend`] does (later files win
+    /// on a clash).
+    pub fn extend_from_paths(&mut self, paths: &[std::path::PathBuf]) -> Result<()> {
+        for p in paths {
+            self.extend(&Registry::from_path(p)?);
+        }
+        Ok(())
+    }
+
     /// Adds every participant of `other`; its aliases win over this registry's on a clash.
     pub fn extend(&mut self, other: &Registry) {
         let offset = self.participants.len();
