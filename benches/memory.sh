@@ -3,12 +3,7 @@
 # with the release binary. Rows are capped in bytes while read (--max-row-bytes, default 4 MiB) and
 # windows in bytes as well as rows, so neither case should cost more than ~100 MB.
 #   benches/memory.sh
-set -euo pipefail
-cd "$(dirname "$0")/.."
-cargo build --release --quiet
-bin=target/release/pantau
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+. "$(dirname "$0")/common.sh"
 python3 - "$work" <<'PY'
 import json, sys
 work = sys.argv[1]
@@ -25,8 +20,7 @@ with open(f"{work}/long_posts.jsonl", "w") as f:
 PY
 printf '%-34s %8s %10s %14s\n' input "MB" seconds "peak RSS (MB)"
 for f in one_line.txt one_line.jsonl long_posts.jsonl; do
-  /usr/bin/time -f '%e %M' -o "$work/time" "$bin" classify "$work/$f" -o "$work/out.jsonl" --quiet
-  read -r secs kb < "$work/time"
+  timed "$bin" classify "$work/$f" -o "$work/out.jsonl" --quiet
   mb=$(( $(stat -c %s "$work/$f") / 1000000 ))
-  printf '%-34s %8s %10s %14.1f\n' "$f ($(wc -l < "$work/out.jsonl") rows out)" "$mb" "$secs" "$(echo "$kb / 1024" | bc -l)"
+  printf '%-34s %8s %10s %14.1f\n' "$f ($(wc -l < "$work/out.jsonl") rows out)" "$mb" "$secs" "$rss_mb"
 done

@@ -2,12 +2,7 @@
 # `pantau report` on a 1,000,000-row classified file: wall time and peak RSS (the report is one
 # streaming pass, so memory should not grow with the file).
 #   benches/report.sh [ROWS]
-set -euo pipefail
-cd "$(dirname "$0")/.."
-cargo build --release --quiet
-bin=target/release/pantau
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+. "$(dirname "$0")/common.sh"
 n=${1:-1000000}
 # Classify 20,000 posts once (one in ten flagged-like, with explanations), then repeat the rows
 # with accounts and dates to n rows.
@@ -32,6 +27,5 @@ with open(sys.argv[2], "w", encoding="utf-8") as f:
         r.update(row=i + 1, akun=f"akun{i % 5000}", waktu=f"2024-02-{1 + i % 28:02d}T10:00")
         f.write(json.dumps(r, ensure_ascii=False) + "\n")
 PY
-/usr/bin/time -f '%e %M' -o "$work/time" "$bin" report "$work/big.jsonl" --by akun --date-field waktu -o "$work/report.html"
-read -r secs kb < "$work/time"
-printf 'rows %s, %s MB in, %s s, peak RSS %.1f MB\n' "$n" "$(( $(stat -c %s "$work/big.jsonl") / 1000000 ))" "$secs" "$(echo "$kb / 1024" | bc -l)"
+timed "$bin" report "$work/big.jsonl" --by akun --date-field waktu -o "$work/report.html"
+printf 'rows %s, %s MB in, %s s, peak RSS %.1f MB\n' "$n" "$(( $(stat -c %s "$work/big.jsonl") / 1000000 ))" "$secs" "$rss_mb"

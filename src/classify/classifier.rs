@@ -9,9 +9,10 @@ use rayon::prelude::*;
 use crate::classify::batch::{plan_batches, BatchOptions};
 use crate::error::{Error, Result};
 use crate::hub;
+use crate::model::builtin;
 use crate::model::config::Config;
 use crate::model::encoder::EncoderClassifier;
-use crate::model::load::{existing, load_weights, read_config};
+use crate::model::load::{existing, load_weights, parse_config, read_config, Weights};
 use crate::model::tensors::{pad_batch, probabilities};
 use crate::prediction::Prediction;
 use crate::text::participants::{prepare, Marked, Registry, MARKING_VERSION};
@@ -38,7 +39,8 @@ pub struct Classifier {
     model: EncoderClassifier,
     encoder: TextEncoder,
     device: Device,
-    dir: PathBuf,
+    /// The model directory; `None` for the built-in model.
+    dir: Option<PathBuf>,
     batching: BatchOptions,
     registry: Arc<Registry>,
 }
@@ -55,18 +57,40 @@ impl Classifier {
     pub fn load_dir(dir: &Path, device: &Device) -> Result<Self> {
         let config = read_config(dir)?;
         let tok_path = existing(dir, "tokenizer.json")?;
-        let encoder = TextEncoder::from_file(&tok_path, config.max_position_embeddings)
-            .map_err(|e| Error::invalid_model(dir, format!("tokenizer.json: {e}")))?;
+        let text = std::fs::read_to_string(&tok_path).map_err(|e| Error::io(&tok_path, e))?;
+        let weights = Weights::File(existing(dir, "model.safetensors")?);
+        Self::from_files(dir, config, &text, weights, device, Some(dir.to_path_buf()))
+    }
+
+    /// Loads the model built into pantau (`models/pantau-small` when pantau was compiled): what
+    /// runs when no `--model` or `PANTAU_MODEL` is given, from any directory, offline.
+    pub fn builtin(device: &Device) -> Result<Self> {
+        let name = Path::new(builtin::NAME);
+        let config = parse_config(builtin::CONFIG, name)?;
+        let weights = Weights::Bytes(builtin::WEIGHTS);
+        Self::from_files(name, config, builtin::TOKENIZER, weights, device, None)
+    }
+
+    fn from_files(
+        name: &Path,
+        config: Config,
+        tokenizer: &str,
+        weights: Weights,
+        device: &Device,
+        dir: Option<PathBuf>,
+    ) -> Result<Self> {
+        let tok_path = name.join("tokenizer.json");
+        let encoder = TextEncoder::from_json(tokenizer, &tok_path, config.max_position_embeddings)
+            .map_err(|e| Error::invalid_model(name, format!("tokenizer.json: {e}")))?;
         encoder
             .validate(config.vocab_size, config.pad_token_id)
-            .map_err(|e| Error::invalid_model(dir, format!("tokenizer.json {e}")))?;
-        let weights = existing(dir, "model.safetensors")?;
-        let model = load_weights(dir, &weights, &config, device)?;
+            .map_err(|e| Error::invalid_model(name, format!("tokenizer.json {e}")))?;
+        let model = load_weights(name, weights, &config, device)?;
         Ok(Classifier {
             model,
             encoder,
             device: device.clone(),
-            dir: dir.to_path_buf(),
+            dir,
             batching: BatchOptions::for_device(device),
             registry: Arc::new(Registry::builtin().clone()),
         })
@@ -84,7 +108,7 @@ impl Classifier {
             model,
             encoder,
             device,
-            dir,
+            dir: Some(dir),
             batching,
             registry: Arc::new(Registry::builtin().clone()),
         }
@@ -111,7 +135,11 @@ impl Classifier {
 
     /// Normalizes one post and marks its participants: what the tokenizer sees.
     pub fn prepare(&self, text: &str) -> Marked {
-        prepare(text, &self.registry, self.marks_participants())
+        prepare(
+            text,
+            &self.registry,
+            self.model.config().normalization_version,
+        )
     }
 
     /// Display names of participants by registry index.
@@ -131,9 +159,35 @@ impl Classifier {
         self.model.config()
     }
 
-    /// The directory the model was loaded from.
-    pub fn dir(&self) -> &Path {
-        &self.dir
+    /// The directory the model was loaded from; `None` for the built-in model.
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+
+    /// How messages name the model: its directory, or the built-in model.
+    pub fn name(&self) -> String {
+        self.dir
+            .as_ref()
+            .map_or_else(|| builtin::NAME.to_string(), |d| d.display().to_string())
+    }
+
+    /// An XXH3 hash of the model's files (config, tokenizer, weights), to tell models apart in
+    /// checkpoints.
+    pub fn fingerprint(&self) -> Result<String> {
+        match &self.dir {
+            Some(d) => {
+                let files: Vec<PathBuf> = hub::MODEL_FILES.iter().map(|f| d.join(f)).collect();
+                crate::io::hash_files(&files)
+            }
+            None => {
+                let mut h = xxhash_rust::xxh3::Xxh3::new();
+                for f in builtin::files() {
+                    h.update(f);
+                    h.update(&(f.len() as u64).to_le_bytes());
+                }
+                Ok(format!("{:032x}", h.digest128()))
+            }
+        }
     }
 
     /// The device the model runs on.

@@ -6,7 +6,9 @@ pub mod batch;
 pub mod classifier;
 pub mod explain;
 pub mod stream;
+pub mod texts;
 
 pub use batch::{plan_batches, BatchOptions};
 pub use classifier::Classifier;
 pub use stream::{classify_stream, RunSummary, StreamOptions};
+pub use texts::{classify_texts, Outcome};

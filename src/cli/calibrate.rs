@@ -12,7 +12,7 @@ use pantau::eval::{evaluate, Report};
 use pantau::io::{read_examples, write_atomic};
 use pantau::{Label, Prediction};
 
-use crate::cli::common::{load, Common};
+use crate::cli::common::{load, model_dir, Common};
 use crate::cli::out::stdout;
 
 #[derive(Args)]
@@ -72,12 +72,9 @@ pub fn run(a: CalibrateArgs) -> Result<()> {
         )?;
     }
     if !a.dry_run {
-        write_temperature(clf.dir(), f.temperature)?;
-        writeln!(
-            out,
-            "written to {}",
-            clf.dir().join("config.json").display()
-        )?;
+        let dir = model_dir(&clf, "calibrate (without --dry-run)")?;
+        write_temperature(dir, f.temperature)?;
+        writeln!(out, "written to {}", dir.join("config.json").display())?;
     }
     out.flush()?;
     Ok(())

@@ -2,7 +2,7 @@
 //! `--strict`.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufReader, IsTerminal, Read, Write};
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
@@ -14,13 +14,13 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pantau::classify::{classify_stream, StreamOptions};
 use pantau::io::sort_for_review;
 use pantau::io::{
-    decode, hash_files, hash_prefix, read_records, sniff, Checkpoint, CountingReader, CsvWriter,
+    hash_files, hash_prefix, open_stream, read_records, Checkpoint, CountingReader, CsvWriter,
     Destination, HashingReader, InputFormat, InputOptions, InputPrefix, JsonlWriter, OutputFormat,
-    RecordWriter, RunIdentity, MAX_ROW_BYTES,
+    ParquetWriter, RecordWriter, RunIdentity, MAX_ROW_BYTES,
 };
 use pantau::Triage;
 
-use crate::cli::common::{load, Common};
+use crate::cli::common::{load, open_input, Common};
 use crate::cli::out::{say, stdout};
 
 #[derive(Args)]
@@ -149,14 +149,10 @@ impl ClassifyArgs {
         input: InputFormat,
         output: OutputFormat,
     ) -> Result<RunIdentity> {
-        let model_files: Vec<PathBuf> = pantau::hub::MODEL_FILES
-            .iter()
-            .map(|f| clf.dir().join(f))
-            .collect();
         let p = &self.common.participants;
         Ok(RunIdentity::from([
             ("pantau_version".into(), env!("CARGO_PKG_VERSION").into()),
-            ("model".into(), hash_files(&model_files)?),
+            ("model".into(), clf.fingerprint()?),
             ("device".into(), self.common.device.clone()),
             ("participants".into(), hash_files(&p.files)?),
             ("only_participants".into(), p.only.to_string()),
@@ -259,14 +255,7 @@ pub fn run(a: ClassifyArgs) -> Result<ExitCode> {
     // Input: a hashed and counted byte stream, so a checkpoint can record which input prefix it
     // covers and the progress bar can show bytes against the file size.
     let input_file = a.input.as_ref().filter(|_| !a.reads_stdin());
-    let (source, name, total_bytes): (Box<dyn Read>, String, Option<u64>) = match input_file {
-        None => (Box::new(std::io::stdin().lock()), "<stdin>".into(), None),
-        Some(p) => {
-            let f = File::open(p).with_context(|| format!("cannot open input {}", p.display()))?;
-            let len = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
-            (Box::new(f), p.display().to_string(), len)
-        }
-    };
+    let (source, name, total_bytes) = open_input(input_file.map(PathBuf::as_path))?;
     // An input that cannot be read twice is checked against the interrupted run's prefix as it
     // streams by; a regular file is checked before anything is written.
     let rereadable = total_bytes.is_some();
@@ -276,27 +265,32 @@ pub fn run(a: ClassifyArgs) -> Result<ExitCode> {
     };
     let (hashed, tap) = HashingReader::new(source, expect.clone());
     let (counted, bytes_read) = CountingReader::new(hashed);
-    let (decoded, decoding) = decode(Box::new(counted), &name, a.encoding.as_deref())?;
-    let mut buffered = BufReader::with_capacity(1 << 16, decoded);
-    let (format, sniffed_delimiter) = match a.declared_format() {
-        Some(f) => (f, None),
-        None => sniff(&mut buffered, &a.text_column).with_context(|| format!("reading {name}"))?,
-    };
+    let (stream, decoding) = open_stream(
+        Box::new(counted),
+        &name,
+        a.declared_format(),
+        a.encoding.as_deref(),
+        &a.text_column,
+    )?;
+    let format = stream.format;
     let opts = InputOptions {
         format,
-        delimiter: a.delimiter.or(sniffed_delimiter),
+        delimiter: a.delimiter.or(stream.delimiter),
         text_field: a.text_field.clone(),
         text_column: a.text_column.clone(),
         max_row_bytes: a.max_row_bytes,
     };
-    let mut records = read_records(buffered, &name, &opts)?;
+    let mut records = read_records(stream.reader, &name, &opts)?;
     let headers = records.headers.clone();
     let out_format = a.output_format(format);
+    if out_format == OutputFormat::Parquet && a.resume {
+        bail!("--resume cannot continue a Parquet output (a Parquet file is unreadable until its footer is written): write JSONL with --resume, then convert it");
+    }
     let identity = a.identity(&clf, format, out_format)?;
 
     // Output: opened (and locked) only once the input and the options are known to be good.
     let mut lock: Option<File> = None;
-    let (sink, checkpoint): (Box<dyn Write>, Option<Checkpoint>) = match &dest {
+    let (sink, checkpoint): (Box<dyn Write + Send>, Option<Checkpoint>) = match &dest {
         Destination::Stdout => (stdout()?, None),
         Destination::Special(p) => {
             let f = OpenOptions::new()
@@ -368,6 +362,7 @@ pub fn run(a: ClassifyArgs) -> Result<ExitCode> {
             checkpoint.as_ref().and_then(|c| c.columns.clone()),
             base,
         )),
+        OutputFormat::Parquet => Box::new(ParquetWriter::new(sink, &out_name, headers)),
     };
     for _ in 0..skip {
         match records.next() {
@@ -455,6 +450,7 @@ pub fn run(a: ClassifyArgs) -> Result<ExitCode> {
     if expect.is_some() && tap.verdict() != Some(true) {
         return Err(input_differs().into());
     }
+    writer.finish()?;
     drop(writer);
     if let Some(p) = paths {
         if a.sort_review {

@@ -10,7 +10,8 @@ use pantau::{parse_device, Classifier};
 
 #[derive(Args)]
 pub struct Common {
-    /// Model directory or Hugging Face repo id in the local cache (default: the shipped model).
+    /// Model directory or Hugging Face repo id in the local cache (default: `$PANTAU_MODEL`, else
+    /// the model built into pantau).
     #[arg(long, short)]
     pub model: Option<String>,
     /// cpu, cuda or cuda:N.
@@ -49,19 +50,37 @@ impl ParticipantArgs {
     }
 }
 
-/// The shipped model: `$PANTAU_MODEL`, else `models/pantau-small` under the current directory, else the
-/// one in the source tree this binary was built from.
-pub fn default_model() -> String {
-    if let Ok(m) = std::env::var("PANTAU_MODEL") {
-        return m;
+/// An input path, or stdin for none or `-`: the stream, its name for messages, and its size when
+/// it is a regular file.
+pub fn open_input(path: Option<&Path>) -> Result<(Box<dyn std::io::Read>, String, Option<u64>)> {
+    match path.filter(|p| *p != Path::new("-")) {
+        None => Ok((Box::new(std::io::stdin().lock()), "<stdin>".into(), None)),
+        Some(p) => {
+            let f = std::fs::File::open(p)
+                .with_context(|| format!("cannot open input {}", p.display()))?;
+            let len = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
+            Ok((Box::new(f), p.display().to_string(), len))
+        }
     }
-    if Path::new(pantau::DEFAULT_MODEL).is_dir() {
-        return pantau::DEFAULT_MODEL.into();
-    }
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(pantau::DEFAULT_MODEL)
-        .display()
-        .to_string()
+}
+
+/// The model a run uses: `--model`, else `$PANTAU_MODEL`, else the model built into pantau.
+pub fn open_model(model: Option<&str>, device: &candle_core::Device) -> Result<Classifier> {
+    let chosen = model
+        .map(String::from)
+        .or_else(|| std::env::var("PANTAU_MODEL").ok().filter(|m| !m.is_empty()));
+    Ok(match chosen {
+        Some(m) => Classifier::load(&m, device)?,
+        None => Classifier::builtin(device)?,
+    })
+}
+
+/// The model directory a command that writes into the model (`calibrate`, `eval --update-card`)
+/// needs; the built-in model is read-only.
+pub fn model_dir<'c>(clf: &'c Classifier, what: &str) -> Result<&'c Path> {
+    clf.dir().with_context(|| {
+        format!("{what} writes into the model directory, and the built-in model has none: pass --model {}", pantau::DEFAULT_MODEL)
+    })
 }
 
 /// Sizes rayon's pool, which candle's CPU matmuls also read through `RAYON_NUM_THREADS`. Batches run in
@@ -86,9 +105,8 @@ pub fn set_threads(threads: Option<usize>) -> Result<()> {
 pub fn load(common: &Common) -> Result<Classifier> {
     set_threads(common.threads)?;
     let device = parse_device(&common.device)?;
-    let model = common.model.clone().unwrap_or_else(default_model);
     let registry = common.participants.registry()?;
-    Ok(Classifier::load(&model, &device)?.with_registry(registry))
+    Ok(open_model(common.model.as_deref(), &device)?.with_registry(registry))
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use pantau::io::{read_examples, Example};
 use pantau::train::CARD_EVAL_MARKER;
 use pantau::Label;
 
-use crate::cli::common::{load, Common};
+use crate::cli::common::{load, model_dir, Common};
 use crate::cli::out::stdout;
 
 #[derive(Args)]
@@ -83,7 +83,7 @@ pub fn run(a: EvalArgs) -> Result<()> {
         for f in &a.corpora_participants {
             flags.push_str(&format!(" --corpora-participants {}", f.display()));
         }
-        update_card(clf.dir(), &flags, &source, &report)?;
+        update_card(model_dir(&clf, "--update-card")?, &flags, &source, &report)?;
     }
     Ok(())
 }

@@ -5,14 +5,14 @@ use std::io::Write;
 use anyhow::{bail, Result};
 use clap::Args;
 
-use pantau::{Classifier, Label};
+use pantau::Label;
 
-use crate::cli::common::default_model;
+use crate::cli::common::open_model;
 use crate::cli::out::stdout;
 
 #[derive(Args)]
 pub struct InfoArgs {
-    /// Model directory or hub id (default: the shipped model).
+    /// Model directory or hub id (default: `$PANTAU_MODEL`, else the built-in model).
     pub model: Option<String>,
     /// Only check the model: every file against the others (sizes, tensor names, shapes and
     /// dtypes, finite weights, token ids, special tokens) and a forward pass on sample posts; prints
@@ -30,34 +30,32 @@ const PROBES: [&str; 4] = [
 ];
 
 pub fn run(a: InfoArgs) -> Result<()> {
-    let model = a.model.unwrap_or_else(default_model);
     let mut out = stdout()?;
-    let clf = Classifier::load(&model, &candle_core::Device::Cpu)?;
+    let clf = open_model(a.model.as_deref(), &candle_core::Device::Cpu)?;
     let c = clf.config();
     if a.check {
         let preds = clf.classify_batch(&PROBES)?;
         for (p, text) in preds.iter().zip(PROBES) {
             let sum: f32 = p.probabilities.iter().sum();
             if (sum - 1.0).abs() > 1e-3 {
-                bail!(
-                    "{}: probabilities of {text:?} sum to {sum}",
-                    clf.dir().display()
-                );
+                bail!("{}: probabilities of {text:?} sum to {sum}", clf.name());
             }
         }
         writeln!(
             out,
             "ok: {} (config.json, tokenizer.json with {} tokens, model.safetensors with every tensor finite and of its shape, {} sample posts classified)",
-            clf.dir().display(),
+            clf.name(),
             clf.encoder().vocab_size(),
             PROBES.len()
         )?;
         out.flush()?;
         return Ok(());
     }
-    let weights = clf.dir().join("model.safetensors");
-    let size = std::fs::metadata(&weights).map(|m| m.len()).unwrap_or(0);
-    writeln!(out, "model       {}", clf.dir().display())?;
+    let size = match clf.dir() {
+        Some(d) => std::fs::metadata(d.join("model.safetensors")).map_or(0, |m| m.len()),
+        None => pantau::model::builtin::files()[2].len() as u64,
+    };
+    writeln!(out, "model       {}", clf.name())?;
     writeln!(
         out,
         "architecture {} layers, hidden {}, {} heads, FFN {}, max {} tokens",
@@ -86,7 +84,11 @@ pub fn run(a: InfoArgs) -> Result<()> {
         Label::ALL.map(|l| l.as_str()).join(", ")
     )?;
     writeln!(out, "normalization v{}", c.normalization_version)?;
-    if let Ok(card) = std::fs::read_to_string(clf.dir().join("README.md")) {
+    let card = match clf.dir() {
+        Some(d) => std::fs::read_to_string(d.join("README.md")).ok(),
+        None => Some(pantau::model::builtin::CARD.to_string()),
+    };
+    if let Some(card) = card {
         writeln!(out, "\n{card}")?;
     }
     out.flush()?;

@@ -1,16 +1,16 @@
 //! `pantau normalize`: each post's normalized text, one line per input row.
 
-use std::fs::File;
-use std::io::{BufReader, Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::Write;
+use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 
-use pantau::io::{read_records, sniff, InputFormat, InputOptions};
+use pantau::io::{open_stream, read_records, InputFormat, InputOptions};
+use pantau::text::normalize::{NORMALIZATION_VERSION, OLDEST_NORMALIZATION_VERSION};
 use pantau::text::participants::prepare;
 
-use crate::cli::common::ParticipantArgs;
+use crate::cli::common::{open_input, ParticipantArgs};
 
 #[derive(Args)]
 pub struct NormalizeArgs {
@@ -19,9 +19,10 @@ pub struct NormalizeArgs {
     /// JSONL field holding the post text.
     #[arg(long, default_value = "text")]
     pub text_field: String,
-    /// Print the text as models of normalization version 1 read it: participants not marked.
-    #[arg(long)]
-    pub no_marking: bool,
+    /// Print the text as models of this normalization version read it (1: participants not
+    /// marked; 2: digit runs collapsed too).
+    #[arg(long, default_value_t = NORMALIZATION_VERSION, value_parser = clap::value_parser!(u32).range(OLDEST_NORMALIZATION_VERSION as i64..=NORMALIZATION_VERSION as i64))]
+    pub version: u32,
     #[command(flatten)]
     pub participants: ParticipantArgs,
 }
@@ -30,39 +31,26 @@ pub fn run(a: NormalizeArgs) -> Result<()> {
     let NormalizeArgs {
         input,
         text_field,
-        no_marking,
+        version,
         participants,
     } = a;
     let registry = participants.registry()?;
-    let (source, name): (Box<dyn Read>, String) = match input
-        .as_deref()
-        .filter(|p| *p != Path::new("-"))
-    {
-        None => (Box::new(std::io::stdin().lock()), "<stdin>".into()),
-        Some(p) => (
-            Box::new(File::open(p).with_context(|| format!("cannot open input {}", p.display()))?),
-            p.display().to_string(),
-        ),
-    };
-    let (decoded, _) = pantau::io::decode(source, &name, None)?;
-    let mut buffered = BufReader::new(decoded);
-    let (format, delimiter) = match input.as_deref().and_then(InputFormat::from_path) {
-        Some(f) => (f, None),
-        None => sniff(&mut buffered, "text")?,
-    };
+    let (source, name, _) = open_input(input.as_deref())?;
+    let declared = input.as_deref().and_then(InputFormat::from_path);
+    let (stream, _) = open_stream(source, &name, declared, None, "text")?;
     let opts = InputOptions {
-        format,
-        delimiter,
+        format: stream.format,
+        delimiter: stream.delimiter,
         text_field,
         ..InputOptions::default()
     };
     let mut out = std::io::BufWriter::new(crate::cli::out::stdout()?);
-    for rec in read_records(buffered, &name, &opts)? {
+    for rec in read_records(stream.reader, &name, &opts)? {
         let rec = rec?;
         let text = rec
             .text
             .as_deref()
-            .map(|t| prepare(t, &registry, !no_marking).text)
+            .map(|t| prepare(t, &registry, version).text)
             .unwrap_or_default();
         writeln!(out, "{text}")?;
     }
@@ -74,6 +62,7 @@ pub fn run(a: NormalizeArgs) -> Result<()> {
 mod tests {
     use super::*;
     use crate::cli::{parse, Command};
+    use std::path::Path;
 
     fn args(flags: &[&str]) -> NormalizeArgs {
         let mut all = vec!["normalize"];

@@ -33,7 +33,7 @@ static NOTE_CLOSED_STDOUT: extern "C" fn() = {
 };
 
 /// A writer on the process's stdout that reports every error, including a closed descriptor.
-pub fn stdout() -> Result<Box<dyn Write>> {
+pub fn stdout() -> Result<Box<dyn Write + Send>> {
     if STDOUT_CLOSED.load(Ordering::Relaxed) {
         bail!(
             "stdout is closed, so the output would be lost: redirect it (`> out.jsonl`) or give --output FILE"

@@ -1,10 +1,12 @@
 //! CSV and TSV input and output, with a header row.
 
+use std::collections::VecDeque;
 use std::io::{Read, Write};
 
 use serde_json::Value;
 
 use crate::error::{Error, Result};
+use crate::io::lines::Lines;
 use crate::io::writer::{
     column_names, input_name, output_object, Counted, RecordWriter, OUTPUT_COLUMNS,
 };
@@ -12,18 +14,69 @@ use crate::prediction::{Prediction, Triage};
 use crate::record::{non_empty, Fields, Record};
 
 /// Reads one record per data row; the header names the columns.
+///
+/// Rows are cut from physical lines, not by the CSV parser alone: a quoted field may span lines,
+/// but one whose quote never closes (or closes into a row of the wrong width) becomes an error row
+/// for its first line, and reading goes on at the next line, so one bad quote never swallows the
+/// rest of a file.
 pub(crate) struct CsvRecords<R> {
-    reader: ::csv::Reader<R>,
-    name: String,
+    lines: Lines<R>,
+    /// Lines read ahead while looking for a quote's end, not yet part of a row.
+    pending: VecDeque<OwnedLine>,
     pub(crate) headers: Vec<String>,
     width: usize,
     text_col: usize,
     row: u64,
-    record: ::csv::ByteRecord,
+    delimiter: u8,
+    quoting: bool,
+    max_row_bytes: usize,
+}
+
+struct OwnedLine {
+    offset: u64,
+    bytes: Vec<u8>,
+    cut: bool,
+}
+
+/// A row's offset and bytes.
+type Row = (u64, Vec<u8>);
+/// A line that is no row: its offset, its bytes and why.
+type BadRow = (u64, Vec<u8>, String);
+
+/// Most physical lines one quoted field may span before its quote is taken for a stray one.
+const MAX_FIELD_LINES: usize = 1000;
+
+/// Where a line leaves the CSV parser: only `Quoted` means the row goes on on the next line.
+#[derive(Clone, Copy, PartialEq)]
+enum Quote {
+    FieldStart,
+    Unquoted,
+    Quoted,
+    /// A `"` inside a quoted field: the end of the field, or the first half of `""`.
+    Closing,
+}
+
+fn scan(bytes: &[u8], mut q: Quote, delimiter: u8) -> Quote {
+    for &b in bytes {
+        q = match (q, b) {
+            (Quote::FieldStart, b'"') => Quote::Quoted,
+            (Quote::FieldStart | Quote::Unquoted | Quote::Closing, d) if d == delimiter => {
+                Quote::FieldStart
+            }
+            (Quote::Quoted, b'"') => Quote::Closing,
+            (Quote::Quoted, _) => Quote::Quoted,
+            (Quote::Closing, b'"') => Quote::Quoted,
+            // As the csv crate reads `"ab"cd`: the rest of the field is taken as it is.
+            _ => Quote::Unquoted,
+        };
+    }
+    q
 }
 
 impl<R: Read> CsvRecords<R> {
-    /// `name` is used in messages; `column` names the text column.
+    /// `name` is used in messages; `column` names the text column; `quoting` off reads every
+    /// `"` as text (TSV).
+    #[cfg(test)]
     pub(crate) fn new(
         source: R,
         name: &str,
@@ -31,29 +84,60 @@ impl<R: Read> CsvRecords<R> {
         quoting: bool,
         column: &str,
     ) -> Result<Self> {
-        let mut reader = ::csv::ReaderBuilder::new()
-            .delimiter(delimiter)
-            .quoting(quoting)
-            .flexible(true)
-            .has_headers(true)
-            .from_reader(source);
-        let headers = reader.byte_headers().map_err(|e| Error::BadInput {
-            path: name.into(),
-            reason: format!("cannot read the header row: {e}"),
-        })?;
-        let headers: Vec<String> = headers
-            .iter()
-            .enumerate()
-            .map(|(i, h)| {
-                let h = String::from_utf8_lossy(h).into_owned();
-                if i == 0 {
-                    h.trim_start_matches('\u{feff}').to_string()
-                } else {
-                    h
-                }
-            })
-            .collect();
-        let text_col = headers
+        Self::with_limit(
+            source,
+            name,
+            delimiter,
+            quoting,
+            column,
+            crate::io::MAX_ROW_BYTES,
+        )
+    }
+
+    /// As [`CsvRecords::new`], with rows over `max_row_bytes` read as error rows.
+    pub(crate) fn with_limit(
+        source: R,
+        name: &str,
+        delimiter: u8,
+        quoting: bool,
+        column: &str,
+        max_row_bytes: usize,
+    ) -> Result<Self> {
+        let mut r = CsvRecords {
+            lines: Lines::new(source, name, false, max_row_bytes),
+            pending: VecDeque::new(),
+            headers: Vec::new(),
+            width: 0,
+            text_col: 0,
+            row: 0,
+            delimiter,
+            quoting,
+            max_row_bytes,
+        };
+        let header = match r.next_row()? {
+            Some(Ok((_, bytes))) => bytes,
+            Some(Err((_, _, reason))) => {
+                return Err(Error::BadInput {
+                    path: name.into(),
+                    reason: format!("cannot read the header row: {reason}"),
+                })
+            }
+            None => Vec::new(),
+        };
+        let headers: Vec<String> = match r.parse(&header) {
+            Ok(rec) if !header.is_empty() => rec
+                .iter()
+                .map(|h| String::from_utf8_lossy(h).into_owned())
+                .collect(),
+            Ok(_) => Vec::new(),
+            Err(e) => {
+                return Err(Error::BadInput {
+                    path: name.into(),
+                    reason: format!("cannot read the header row: {e}"),
+                })
+            }
+        };
+        r.text_col = headers
             .iter()
             .position(|h| h.trim() == column)
             .ok_or_else(|| Error::BadInput {
@@ -63,15 +147,95 @@ impl<R: Read> CsvRecords<R> {
                     headers.join(", ")
                 ),
             })?;
-        Ok(CsvRecords {
-            reader,
-            name: name.into(),
-            width: headers.len(),
-            headers,
-            text_col,
-            row: 0,
-            record: ::csv::ByteRecord::new(),
-        })
+        r.width = headers.len();
+        r.headers = headers;
+        Ok(r)
+    }
+
+    /// The `n`th line ahead (0: the next), read into `pending` as needed.
+    fn ahead(&mut self, n: usize) -> Result<Option<&OwnedLine>> {
+        while self.pending.len() <= n {
+            match self.lines.next_line() {
+                None => return Ok(None),
+                Some(Err(e)) => return Err(e),
+                Some(Ok(l)) => self.pending.push_back(OwnedLine {
+                    offset: l.offset,
+                    bytes: l.bytes.to_vec(),
+                    cut: l.cut_from.is_some(),
+                }),
+            }
+        }
+        Ok(self.pending.get(n))
+    }
+
+    /// The next row's offset and bytes (its lines joined by `\n`), or its first line's offset and
+    /// why it is not a row; empty lines between rows are skipped.
+    fn next_row(&mut self) -> Result<Option<std::result::Result<Row, BadRow>>> {
+        loop {
+            let Some(first) = self.ahead(0)? else {
+                return Ok(None);
+            };
+            if first.bytes.is_empty() && !first.cut {
+                self.pending.pop_front();
+                continue;
+            }
+            let offset = first.offset;
+            if first.cut {
+                let line = self.pending.pop_front().expect("looked at above");
+                return Ok(Some(Err((
+                    offset,
+                    line.bytes,
+                    format!(
+                        "row is over the {} byte limit: raise it with --max-row-bytes to classify this row",
+                        self.max_row_bytes
+                    ),
+                ))));
+            }
+            let mut buf = first.bytes.clone();
+            let mut q = if self.quoting {
+                scan(&buf, Quote::FieldStart, self.delimiter)
+            } else {
+                Quote::Unquoted
+            };
+            let mut used = 1;
+            while q == Quote::Quoted && used < MAX_FIELD_LINES && buf.len() <= self.max_row_bytes {
+                let delimiter = self.delimiter;
+                let Some(next) = self.ahead(used)? else { break };
+                buf.push(b'\n');
+                buf.extend_from_slice(&next.bytes);
+                q = scan(&next.bytes, scan(b"\n", q, delimiter), delimiter);
+                used += 1;
+            }
+            let closed = q != Quote::Quoted;
+            // A row of the wrong width that only a multi-line field made is a stray quote too.
+            let fits = closed
+                && (used == 1
+                    || self.width == 0
+                    || self.parse(&buf).is_ok_and(|r| r.len() == self.width));
+            if fits {
+                self.pending.drain(..used);
+                return Ok(Some(Ok((offset, buf))));
+            }
+            let line = self.pending.pop_front().expect("looked at above");
+            return Ok(Some(Err((
+                offset,
+                line.bytes,
+                "unclosed quote: a quoted field starts on this row and never ends (or ends rows later in a row of the wrong width); reading went on at the next line".into(),
+            ))));
+        }
+    }
+
+    fn parse(&self, row: &[u8]) -> std::result::Result<::csv::ByteRecord, ::csv::Error> {
+        let mut r = ::csv::ReaderBuilder::new()
+            .delimiter(self.delimiter)
+            .quoting(self.quoting)
+            .has_headers(false)
+            .flexible(true)
+            .buffer_capacity(row.len() + 1)
+            .from_reader(row);
+        let mut rec = ::csv::ByteRecord::new();
+        r.read_byte_record(&mut rec)?;
+        Ok(rec)
     }
 }
 
@@ -79,33 +243,35 @@ impl<R: Read> Iterator for CsvRecords<R> {
     type Item = Result<Record>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let offset = Some(self.reader.position().byte());
-        let more = match self.reader.read_byte_record(&mut self.record) {
-            Ok(more) => more,
-            Err(e) => {
-                if let ::csv::ErrorKind::Io(_) = e.kind() {
-                    return Some(Err(Error::BadInput {
-                        path: self.name.clone(),
-                        reason: e.to_string(),
-                    }));
-                }
-                // A parse error still consumed a row: report it and go on.
+        let (offset, bytes) = match self.next_row() {
+            Err(e) => return Some(Err(e)),
+            Ok(None) => return None,
+            Ok(Some(Ok(row))) => row,
+            Ok(Some(Err((offset, line, reason)))) => {
                 self.row += 1;
                 return Some(Ok(Record {
                     row: self.row,
-                    offset,
-                    fields: Fields::Raw(String::new()),
-                    text: Err(format!("unreadable CSV row: {e}")),
+                    offset: Some(offset),
+                    fields: Fields::Raw(String::from_utf8_lossy(&line).into_owned()),
+                    text: Err(reason),
                 }));
             }
         };
-        if !more {
-            return None;
-        }
         self.row += 1;
+        let offset = Some(offset);
+        let record = match self.parse(&bytes) {
+            Ok(r) => r,
+            Err(e) => {
+                return Some(Ok(Record {
+                    row: self.row,
+                    offset,
+                    fields: Fields::Raw(String::from_utf8_lossy(&bytes).into_owned()),
+                    text: Err(format!("unreadable CSV row: {e}")),
+                }))
+            }
+        };
         let mut bad_utf8 = None;
-        let cells: Vec<String> = self
-            .record
+        let cells: Vec<String> = record
             .iter()
             .enumerate()
             .map(|(i, c)| match std::str::from_utf8(c) {
@@ -275,6 +441,45 @@ mod tests {
             .unwrap_err()
             .contains("expected 2 columns, found 3"));
         assert_eq!(recs[2].row, 3);
+    }
+
+    fn rows(data: &str) -> Vec<Record> {
+        CsvRecords::new(data.as_bytes(), "t", b',', true, "text")
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn an_unclosed_quote_is_one_error_row_and_reading_goes_on() {
+        // Row 2's quote never closes: 5 rows in, 5 rows out, only row 2 an error.
+        let recs = rows("id,text,akun\n1,satu,a\n2,\"dua tanpa tutup,b\n3,tiga,c\n4,\"empat\nbaris dua\",d\n5,lima,e\n");
+        let texts: Vec<_> = recs.iter().map(|r| r.text.clone()).collect();
+        assert_eq!(recs.len(), 5, "{texts:?}");
+        assert!(texts[1].as_ref().unwrap_err().contains("unclosed quote"));
+        assert_eq!(recs[1].offset, Some(22));
+        assert_eq!(recs[1].fields, Fields::Raw("2,\"dua tanpa tutup,b".into()));
+        assert_eq!(texts[2].as_deref(), Ok("tiga"));
+        assert_eq!(texts[3].as_deref(), Ok("empat\nbaris dua"));
+        assert_eq!(texts[4].as_deref(), Ok("lima"));
+        assert_eq!(
+            recs.iter().map(|r| r.row).collect::<Vec<_>>(),
+            [1, 2, 3, 4, 5]
+        );
+        // A quote that closes lines later into a row of the wrong width is stray too.
+        let recs = rows("id,text\n1,\"a\n2,b\n3,c\"x,y,z\n4,d\n");
+        assert_eq!(recs.len(), 4);
+        assert!(recs[0]
+            .text
+            .as_ref()
+            .unwrap_err()
+            .contains("unclosed quote"));
+        assert_eq!(recs[1].text.as_deref(), Ok("b"));
+        // Doubled quotes, quotes inside unquoted fields and blank lines are ordinary CSV.
+        let recs = rows("id,text\n\n1,\"kata \"\"dia\"\"\"\n2,5\" layar\n");
+        assert_eq!(recs.len(), 2);
+        assert_eq!(recs[0].text.as_deref(), Ok("kata \"dia\""));
+        assert_eq!(recs[1].text.as_deref(), Ok("5\" layar"));
     }
 
     #[test]

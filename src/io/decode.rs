@@ -66,6 +66,10 @@ pub fn decode<'a>(
         });
     }
     let (head, r) = peek(r, PEEK).map_err(io)?;
+    // Parquet and spreadsheets are binary: their NUL bytes are not UTF-16.
+    if crate::io::format::container(&head).is_some() {
+        return Ok((r, info));
+    }
     let given = match encoding {
         Some(label) => Some(Encoding::for_label(label.trim().as_bytes()).ok_or_else(|| {
             Error::BadInput {

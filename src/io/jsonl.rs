@@ -161,15 +161,15 @@ fn parse(row: u64, bytes: &[u8], field: &str) -> Record {
         Ok(t) => t,
         Err(e) => return invalid_utf8(row, bytes, e),
     };
-    let parsed = serde_json::from_str::<Value>(text).or_else(|e| {
+    let parsed = serde_json::from_str::<Object>(text).or_else(|e| {
         // Python's json.dumps writes NaN and Infinity, which JSON has no words for: read them as
         // the strings "NaN", "Infinity", "-Infinity" rather than lose the row.
         non_finite_as_strings(text)
-            .and_then(|fixed| serde_json::from_str::<Value>(&fixed).ok())
+            .and_then(|fixed| serde_json::from_str::<Object>(&fixed).ok())
             .ok_or(e)
     });
     match parsed {
-        Ok(Value::Object(map)) => {
+        Ok(Object(map)) => {
             let t = match lookup(&map, field) {
                 Some(Value::String(s)) => non_empty(s.clone()),
                 Some(Value::Null) | None => Err(format!(
@@ -189,21 +189,49 @@ fn parse(row: u64, bytes: &[u8], field: &str) -> Record {
                 text: t,
             }
         }
-        Ok(other) => Record {
-            row,
-            offset: None,
-            fields: Fields::Raw(text.to_string()),
-            text: Err(format!(
-                "expected a JSON object, found {}",
-                json_type(&other)
-            )),
-        },
         Err(e) => Record {
             row,
             offset: None,
             fields: Fields::Raw(text.to_string()),
-            text: Err(format!("malformed JSON: {e}")),
+            text: Err(match serde_json::from_str::<Value>(text) {
+                Ok(other) => format!("expected a JSON object, found {}", json_type(&other)),
+                Err(_) => format!("malformed JSON: {e}"),
+            }),
         },
+    }
+}
+
+/// A row's JSON object, its repeated keys kept under a suffix (`akun`, `akun_2`) where
+/// `serde_json` would keep only the last.
+struct Object(serde_json::Map<String, Value>);
+
+impl<'de> serde::Deserialize<'de> for Object {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Members;
+        impl<'de> serde::de::Visitor<'de> for Members {
+            type Value = Object;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> std::result::Result<Object, A::Error> {
+                let mut m = serde_json::Map::new();
+                while let Some(k) = a.next_key::<String>()? {
+                    let v: Value = a.next_value()?;
+                    let mut key = k.clone();
+                    let mut n = 1;
+                    while m.contains_key(&key) {
+                        n += 1;
+                        key = format!("{k}_{n}");
+                    }
+                    m.insert(key, v);
+                }
+                Ok(Object(m))
+            }
+        }
+        d.deserialize_map(Members)
     }
 }
 
@@ -272,6 +300,30 @@ impl<W: Write> RecordWriter for JsonlWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repeated_keys_are_kept_under_a_suffix_and_long_numbers_keep_their_text() {
+        let recs = jsonl(
+            "{\"akun\":\"a\",\"text\":\"halo\",\"akun\":\"b\",\"akun\":3,\"n\":123456789012345678901234567890}\n5\n[1]\n{\"text\":\n",
+        );
+        let Fields::Object(m) = &recs[0].fields else {
+            panic!("{:?}", recs[0])
+        };
+        assert_eq!(
+            m.keys().collect::<Vec<_>>(),
+            ["akun", "text", "akun_2", "akun_3", "n"]
+        );
+        assert_eq!(
+            (m["akun"].as_str(), m["akun_2"].as_str()),
+            (Some("a"), Some("b"))
+        );
+        assert_eq!(m["n"].to_string(), "123456789012345678901234567890");
+        assert_eq!(recs[0].text.as_deref(), Ok("halo"));
+        let reason = |i: usize| recs[i].text.clone().unwrap_err();
+        assert_eq!(reason(1), "expected a JSON object, found a number");
+        assert_eq!(reason(2), "expected a JSON object, found an array");
+        assert!(reason(3).starts_with("malformed JSON"), "{}", reason(3));
+    }
 
     #[test]
     fn nan_and_infinity_in_another_field_keep_the_row() {

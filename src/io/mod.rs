@@ -1,9 +1,10 @@
 //! Reading post dumps and writing classified rows.
 //!
 //! [`mod@format`] tells the input format from an extension or the first bytes; [`reader`] opens a
-//! streaming reader for it, one per format: [`jsonl`], [`csv`] (CSV and TSV) and plain text. Each
+//! streaming reader for it, one per format: [`jsonl`], [`csv`] (CSV and TSV), [`mod@parquet`],
+//! spreadsheets (`sheet`) and plain text. Each
 //! input row becomes exactly one [`Record`], unreadable rows included, carrying the reason. The
-//! writers ([`jsonl::JsonlWriter`], [`csv::CsvWriter`]) share the [`writer`] module's output columns
+//! writers ([`jsonl::JsonlWriter`], [`csv::CsvWriter`], [`parquet::ParquetWriter`]) share the [`writer`] module's output columns
 //! and [`RecordWriter`] trait. [`paths`] and [`checkpoint`] write an output file atomically and
 //! resume an interrupted run; [`examples`] reads labeled and unlabeled data for training and
 //! evaluation.
@@ -21,9 +22,11 @@ pub mod format;
 mod json_array;
 pub mod jsonl;
 mod lines;
+pub mod parquet;
 pub mod paths;
 pub mod reader;
 pub mod review;
+mod sheet;
 mod text;
 pub mod writer;
 
@@ -34,10 +37,11 @@ pub use checkpoint::{
 pub use csv::CsvWriter;
 pub use decode::{decode, Decoding};
 pub use examples::{read_examples, read_texts, Example};
-pub use format::{sniff, sniff_header, InputFormat, OutputFormat};
+pub use format::{container, sniff, sniff_header, InputFormat, OutputFormat, Sniffed};
 pub use jsonl::JsonlWriter;
 pub use lines::MAX_ROW_BYTES;
+pub use parquet::ParquetWriter;
 pub use paths::{write_atomic, Destination, OutputPaths};
-pub use reader::{read_file, read_records, CountingReader, InputOptions, Records};
+pub use reader::{open_stream, read_file, read_records, CountingReader, InputOptions, Records};
 pub use review::sort_for_review;
 pub use writer::{RecordWriter, OUTPUT_COLUMNS};

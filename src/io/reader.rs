@@ -4,17 +4,17 @@
 //! JSON, wrong CSV column count, missing or empty text) still becomes a record, carrying the reason,
 //! so the writer can emit an error row in its place and nothing is lost.
 
-use std::io::Read;
-
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 
 use crate::error::{Error, Result};
 use crate::io::csv::CsvRecords;
-use crate::io::decode::decode;
-use crate::io::format::{sniff, InputFormat};
+use crate::io::decode::{decode, Decoding};
+use crate::io::format::{container, sniff, InputFormat, Sniffed};
 use crate::io::json_array::{starts_array, ArrayLines};
 use crate::io::jsonl::JsonlRecords;
 use crate::io::lines::MAX_ROW_BYTES;
+use crate::io::parquet::ParquetRecords;
+use crate::io::sheet::SheetRecords;
 use crate::io::text::TextRecords;
 use crate::record::Record;
 
@@ -90,24 +90,82 @@ impl Iterator for Records<'_> {
 }
 
 /// Opens a file as [`read_records`] does a stream, decompressed and transcoded first
-/// ([`crate::io::decode`]); errors name the path.
+/// ([`crate::io::decode`]); errors name the path. A Parquet file is read in place.
 pub fn read_file(path: &std::path::Path, opts: &InputOptions) -> Result<Records<'static>> {
     let name = path.display().to_string();
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let (decoded, _) = decode(Box::new(file), &name, None)?;
+    let open = || std::fs::File::open(path).map_err(|e| Error::io(path, e));
+    let (decoded, decoding) = decode(Box::new(open()?), &name, None)?;
+    if decoding.compression.is_none() {
+        let mut head = [0u8; 8];
+        let n = std::io::Read::read(&mut open()?, &mut head).map_err(|e| Error::io(path, e))?;
+        if container(&head[..n]) == Some(InputFormat::Parquet) {
+            return parquet(open()?, &name, opts);
+        }
+    }
     read_records(decoded, &name, opts)
 }
 
-/// Opens a streaming record reader over any byte source. `name` is used in messages (a path or `<stdin>`).
+fn parquet(file: std::fs::File, name: &str, opts: &InputOptions) -> Result<Records<'static>> {
+    let names = [opts.text_column.as_str(), opts.text_field.as_str()];
+    Ok(Records {
+        headers: Vec::new(),
+        iter: Box::new(ParquetRecords::new(file, name, &names)?),
+    })
+}
+
+/// Decodes a raw input stream ([`decode`]: decompressed, transcoded with `encoding` or as sniffed)
+/// and tells its format: `declared` (a flag or the file's extension) unless the content is a
+/// container (Parquet, a spreadsheet), else sniffed. The CSV delimiter is the sniffed one when the
+/// header shows it. Hand the result's reader and format to [`read_records`].
+pub fn open_stream<'a>(
+    source: Box<dyn Read + 'a>,
+    name: &str,
+    declared: Option<InputFormat>,
+    encoding: Option<&str>,
+    text_column: &str,
+) -> Result<(Sniffed<'a>, Decoding)> {
+    let (decoded, decoding) = decode(source, name, encoding)?;
+    let mut s = sniff(decoded, text_column).map_err(|e| Error::io(name, e))?;
+    if let Some(d) = declared.filter(|_| !s.format.is_container()) {
+        if d != s.format {
+            s.delimiter = None;
+        }
+        s.format = d;
+    }
+    Ok((s, decoding))
+}
+
+/// Opens a streaming record reader over any byte source. `name` is used in messages (a path or
+/// `<stdin>`). A stream that opens with a container's magic bytes is read as that container,
+/// whatever `opts.format` says: a Parquet stream (stdin, or decompressed) is first copied to a
+/// temporary file, since Parquet is read from its end.
 pub fn read_records<'a, R: Read + 'a>(
     source: R,
     name: &str,
     opts: &InputOptions,
 ) -> Result<Records<'a>> {
-    match opts.format {
+    let mut source = std::io::BufReader::with_capacity(1 << 16, source);
+    let head = source.fill_buf().map_err(|e| Error::io(name, e))?;
+    let format = container(head).unwrap_or(opts.format);
+    match format {
+        InputFormat::Parquet => {
+            let mut spill = tempfile::tempfile().map_err(|e| Error::io(name, e))?;
+            std::io::copy(&mut source, &mut spill).map_err(|e| Error::io(name, e))?;
+            Ok(parquet(spill, name, opts)?.into_any())
+        }
+        InputFormat::Xlsx => {
+            let mut bytes = Vec::new();
+            source
+                .read_to_end(&mut bytes)
+                .map_err(|e| Error::io(name, e))?;
+            let r = SheetRecords::new(bytes, name, &opts.text_column)?;
+            Ok(Records {
+                headers: r.headers.clone(),
+                iter: Box::new(r),
+            })
+        }
         InputFormat::Jsonl => {
             // A JSON array file is read element by element, as if it were JSONL.
-            let mut source = std::io::BufReader::with_capacity(1 << 16, source);
             let head = source.fill_buf().map_err(|e| Error::io(name, e))?;
             let source: Box<dyn Read + 'a> = if starts_array(head) {
                 Box::new(ArrayLines::new(source))
@@ -129,23 +187,40 @@ pub fn read_records<'a, R: Read + 'a>(
             iter: Box::new(TextRecords::new(source, name, opts.max_row_bytes)),
         }),
         InputFormat::Csv | InputFormat::Tsv => {
-            let tsv = opts.format == InputFormat::Tsv;
-            let mut source = std::io::BufReader::with_capacity(1 << 16, source);
-            let delim = match (opts.delimiter, tsv) {
-                (Some(d), _) => d,
-                (None, true) => b'\t',
-                (None, false) => sniff(&mut source, &opts.text_column)
-                    .map_err(|e| Error::io(name, e))?
-                    .1
-                    .unwrap_or(b','),
+            let tsv = format == InputFormat::Tsv;
+            let (delim, source): (u8, Box<dyn Read + 'a>) = match (opts.delimiter, tsv) {
+                (Some(d), _) => (d, Box::new(source)),
+                (None, true) => (b'\t', Box::new(source)),
+                (None, false) => {
+                    let s = sniff(Box::new(source), &opts.text_column)
+                        .map_err(|e| Error::io(name, e))?;
+                    (s.delimiter.unwrap_or(b','), s.reader)
+                }
             };
             // A tweet that starts with `"` is text in a TSV, not the start of a quoted field: tab
             // separated input (a .tsv, or a .csv whose header splits on tabs) has no quote rules.
-            let r = CsvRecords::new(source, name, delim, delim != b'\t', &opts.text_column)?;
+            let r = CsvRecords::with_limit(
+                source,
+                name,
+                delim,
+                delim != b'\t',
+                &opts.text_column,
+                opts.max_row_bytes,
+            )?;
             Ok(Records {
                 headers: r.headers.clone(),
                 iter: Box::new(r),
             })
+        }
+    }
+}
+
+impl Records<'static> {
+    /// The same records, for any lifetime.
+    fn into_any<'a>(self) -> Records<'a> {
+        Records {
+            headers: self.headers,
+            iter: self.iter,
         }
     }
 }

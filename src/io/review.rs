@@ -1,6 +1,7 @@
 //! The review queue's order: a finished output rewritten with its rows sorted most uncertain
-//! first (flag score nearest the threshold), error rows last, ties in input order. Only an index
-//! of the rows (score, offset, length) is held in memory, so a million rows cost ~16 MB.
+//! first (flag score nearest the threshold), error rows last, ties in input order. For JSONL and
+//! CSV only an index of the rows (score, offset, length) is held in memory, so a million rows cost
+//! ~16 MB; a Parquet output is sorted in memory (it is compressed columns, read back whole).
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
@@ -39,6 +40,7 @@ pub fn sort_for_review(
     let (head, mut entries) = match format {
         OutputFormat::Jsonl => (0, index_jsonl(src, certainty)?),
         OutputFormat::Csv => index_csv(src, certainty)?,
+        OutputFormat::Parquet => return crate::io::parquet::sort_rows(src, dst, certainty),
     };
     entries.sort_by(|a, b| a.certainty.total_cmp(&b.certainty));
     let mut input = File::open(src).map_err(|e| Error::io(src, e))?;

@@ -65,6 +65,10 @@ pub trait RecordWriter {
     ) -> Result<()>;
     /// Flushes buffered rows to the underlying file.
     fn flush(&mut self) -> Result<()>;
+    /// Writes what completes the file (Parquet's footer) and flushes; call once, after the last row.
+    fn finish(&mut self) -> Result<()> {
+        self.flush()
+    }
     /// Bytes handed to the underlying writer so far (for checkpoints).
     fn bytes_written(&self) -> u64;
     /// Uses `triage` for the `flagged` and `review` columns (default: [`Triage::default`]).

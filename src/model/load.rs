@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use candle_core::safetensors::MmapedSafetensors;
+use candle_core::safetensors::{MmapedSafetensors, SliceSafetensors};
 use candle_core::{DType, Device, Shape, Tensor};
 use candle_nn::var_builder::SimpleBackend;
 use candle_nn::VarBuilder;
@@ -39,7 +39,12 @@ pub(crate) fn existing(dir: &Path, file: &str) -> Result<PathBuf> {
 pub fn read_config(dir: &Path) -> Result<Config> {
     let p = existing(dir, "config.json")?;
     let text = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
-    let de = &mut serde_json::Deserializer::from_str(&text);
+    parse_config(&text, dir)
+}
+
+/// Parses and validates the text of `config.json`; `dir` names the model in messages.
+pub(crate) fn parse_config(text: &str, dir: &Path) -> Result<Config> {
+    let de = &mut serde_json::Deserializer::from_str(text);
     let config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
         let field = e.path().to_string();
         let inner = e.into_inner();
@@ -56,24 +61,54 @@ pub fn read_config(dir: &Path) -> Result<Config> {
     Ok(config)
 }
 
-/// Loads `path` (the directory's `model.safetensors`) into a model frozen for inference.
+/// Where a model's weights are read from: a memory-mapped file, or bytes built into the binary.
+pub(crate) enum Weights {
+    File(PathBuf),
+    Bytes(&'static [u8]),
+}
+
+/// Loads `weights` (the model's `model.safetensors`) into a model frozen for inference; `dir`
+/// names the model in messages.
 pub(crate) fn load_weights(
     dir: &Path,
-    path: &Path,
+    weights: Weights,
     config: &Config,
     device: &Device,
 ) -> Result<EncoderClassifier> {
     let bad = |reason: String| Error::invalid_model(dir, format!("model.safetensors: {reason}"));
-    // Safety: the file is memory-mapped read-only; pantau never writes to a model it has loaded
-    // (training writes a new directory and renames it into place).
-    let tensors = unsafe { MmapedSafetensors::new(path) }.map_err(|e| {
+    let unreadable = |e: candle_core::Error| {
         bad(format!(
             "{} (is the file truncated or not safetensors?)",
             without_backtrace(e)
         ))
-    })?;
-    check_tensors(&tensors).map_err(bad)?;
-    let names: BTreeSet<String> = tensors.tensors().into_iter().map(|(n, _)| n).collect();
+    };
+    match weights {
+        Weights::File(path) => {
+            // Safety: the file is memory-mapped read-only; pantau never writes to a model it has
+            // loaded (training writes a new directory and renames it into place).
+            let tensors = unsafe { MmapedSafetensors::new(path) }.map_err(unreadable)?;
+            check_tensors(tensors.tensors(), |n| tensors.load(n, &Device::Cpu)).map_err(bad)?;
+            let names = tensors.tensors().into_iter().map(|(n, _)| n).collect();
+            build(dir, tensors, names, config, device)
+        }
+        Weights::Bytes(bytes) => {
+            let tensors = SliceSafetensors::new(bytes).map_err(unreadable)?;
+            check_tensors(tensors.tensors(), |n| tensors.load(n, &Device::Cpu)).map_err(bad)?;
+            let names = tensors.tensors().into_iter().map(|(n, _)| n).collect();
+            build(dir, tensors, names, config, device)
+        }
+    }
+}
+
+/// Builds the architecture from checked tensors, every tensor used exactly as the config says.
+fn build<T: SimpleBackend + 'static>(
+    dir: &Path,
+    tensors: T,
+    names: BTreeSet<String>,
+    config: &Config,
+    device: &Device,
+) -> Result<EncoderClassifier> {
+    let bad = |reason: String| Error::invalid_model(dir, format!("model.safetensors: {reason}"));
     let layers_in_file = names
         .iter()
         .filter_map(|n| {
@@ -127,16 +162,18 @@ pub(crate) fn load_weights(
 }
 
 /// Every tensor is a float (f16, bf16 or f32) and finite.
-fn check_tensors(tensors: &MmapedSafetensors) -> std::result::Result<(), String> {
-    for (name, view) in tensors.tensors() {
+fn check_tensors(
+    views: Vec<(String, safetensors::tensor::TensorView<'_>)>,
+    load: impl Fn(&str) -> candle_core::Result<Tensor>,
+) -> std::result::Result<(), String> {
+    for (name, view) in views {
         let dtype = format!("{:?}", view.dtype());
         if !matches!(dtype.as_str(), "F16" | "BF16" | "F32") {
             return Err(format!(
                 "tensor {name} is stored as {dtype}; weights must be float16, bfloat16 or float32"
             ));
         }
-        let t = tensors
-            .load(&name, &Device::Cpu)
+        let t = load(&name)
             .and_then(|t| t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>())
             .map_err(|e| format!("tensor {name} cannot be read: {}", without_backtrace(e)))?;
         if let Some(i) = t.iter().position(|x| !x.is_finite()) {
@@ -151,12 +188,12 @@ fn check_tensors(tensors: &MmapedSafetensors) -> std::result::Result<(), String>
 
 /// A safetensors backend that remembers which tensors the architecture asked for, so tensors left
 /// over (weights of another architecture or layer count) are found.
-struct Recording {
-    inner: MmapedSafetensors,
+struct Recording<T> {
+    inner: T,
     asked: Arc<Mutex<BTreeSet<String>>>,
 }
 
-impl Recording {
+impl<T> Recording<T> {
     fn note(&self, name: &str) {
         self.asked
             .lock()
@@ -165,7 +202,7 @@ impl Recording {
     }
 }
 
-impl SimpleBackend for Recording {
+impl<T: SimpleBackend> SimpleBackend for Recording<T> {
     fn get(
         &self,
         s: Shape,
@@ -180,7 +217,7 @@ impl SimpleBackend for Recording {
 
     fn get_unchecked(&self, name: &str, dtype: DType, dev: &Device) -> candle_core::Result<Tensor> {
         self.note(name);
-        self.inner.get_unchecked(name, dtype, dev)
+        SimpleBackend::get_unchecked(&self.inner, name, dtype, dev)
     }
 
     fn contains_tensor(&self, name: &str) -> bool {

@@ -7,6 +7,7 @@
 //! differentiable fused ops the training path runs.
 
 pub(crate) mod autograd;
+pub mod builtin;
 pub mod config;
 pub mod encoder;
 #[doc(hidden)]

@@ -11,8 +11,12 @@ use unicode_normalization::UnicodeNormalization;
 
 /// Version of what a model reads: bump when the output of [`normalize`] changes for any input
 /// (including edits to `data/slang.tsv`). Version 2 added participant marking
-/// ([`crate::text::participants`]) after normalization; models of version 1 are still read, unmarked.
-pub const NORMALIZATION_VERSION: u32 = 2;
+/// ([`crate::text::participants`]) after normalization; version 3 keeps digit runs (`100000` stayed
+/// `10` before, garbling amounts). Models of versions 1 and 2 are still read as they were trained.
+pub const NORMALIZATION_VERSION: u32 = 3;
+
+/// The first version whose normalization keeps runs of repeated digits.
+pub const DIGIT_RUNS_VERSION: u32 = 3;
 
 /// The oldest `normalization_version` this pantau still reads.
 pub const OLDEST_NORMALIZATION_VERSION: u32 = 1;
@@ -41,6 +45,12 @@ fn slang() -> &'static HashMap<&'static str, &'static str> {
 /// (`bangettt` → `banget`), slang expanded from `data/slang.tsv`, emoji kept as separate tokens,
 /// control characters dropped and whitespace collapsed.
 pub fn normalize(text: &str) -> String {
+    normalize_as(text, NORMALIZATION_VERSION)
+}
+
+/// [`normalize`] as models of normalization `version` read it: before [`DIGIT_RUNS_VERSION`],
+/// digit runs collapsed like letters.
+pub fn normalize_as(text: &str, version: u32) -> String {
     let nfkc: String = text.nfkc().collect();
     let mut out = String::with_capacity(nfkc.len());
     for word in nfkc.split(|c: char| c.is_whitespace() || c.is_control()) {
@@ -49,7 +59,7 @@ pub fn normalize(text: &str) -> String {
         }
         push_word(&mut out, word);
     }
-    let collapsed = collapse_runs(&out);
+    let collapsed = collapse_runs(&out, version >= DIGIT_RUNS_VERSION);
     expand_slang(&collapsed)
 }
 
@@ -202,8 +212,9 @@ fn is_ignorable(c: char) -> bool {
     c.is_control() || matches!(u, 0x200B..=0x200F | 0xFE00..=0xFE0F | 0x1F3FB..=0x1F3FF | 0xFEFF)
 }
 
-/// Collapses runs of three or more identical characters to one (`bangettt` → `banget`, `!!!` → `!`).
-fn collapse_runs(s: &str) -> String {
+/// Collapses runs of three or more identical characters to one (`bangettt` → `banget`, `!!!` → `!`);
+/// digits too unless `keep_digits` (`100000` is an amount, not an elongation).
+fn collapse_runs(s: &str, keep_digits: bool) -> String {
     let chars: Vec<char> = s.chars().collect();
     let mut out = String::with_capacity(s.len());
     let mut i = 0;
@@ -214,7 +225,7 @@ fn collapse_runs(s: &str) -> String {
             j += 1;
         }
         let run = j - i;
-        let keep = if run >= 3 && !c.is_whitespace() {
+        let keep = if run >= 3 && !c.is_whitespace() && !(keep_digits && c.is_numeric()) {
             1
         } else {
             run
@@ -291,6 +302,21 @@ mod tests {
         assert_eq!(normalize("kerennnn!!!!"), "keren!");
         // Legitimate double letters survive.
         assert_eq!(normalize("maaf saat"), "maaf saat");
+    }
+
+    #[test]
+    fn digit_runs_are_kept_and_older_models_read_them_collapsed() {
+        assert_eq!(normalize("1000000"), "1000000");
+        assert_eq!(
+            normalize("uang 100000 per kepala!!!"),
+            "uang 100000 per kepala!"
+        );
+        assert_eq!(normalize("nomor 111"), "nomor 111");
+        assert_eq!(normalize("mantappp 2024"), "mantap 2024");
+        // Non-ASCII digits (NFKC folds fullwidth ones to ASCII) are kept too.
+        assert_eq!(normalize("１０００"), "1000");
+        assert_eq!(normalize_as("uang 100000", 2), "uang 10");
+        assert_eq!(normalize_as("bangettt 1000", 1), "banget 10");
     }
 
     #[test]

@@ -20,7 +20,7 @@ use std::sync::OnceLock;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::text::normalize::normalize;
+use crate::text::normalize::{normalize, normalize_as};
 
 /// The registry shipped with pantau: 2024 presidential pairs, national and Aceh parties, and
 /// Pilkada 2024 pairs (see `data/participants-notes.md` for sources and uncertain rows).
@@ -99,12 +99,13 @@ pub struct Marked {
     pub participants: Vec<usize>,
 }
 
-/// What a model reads for `text`: its normalized form, with the registered mentions replaced by role
-/// tokens when `marking` (models of [`MARKING_VERSION`] and later), and the participants mentioned.
-pub fn prepare(text: &str, registry: &Registry, marking: bool) -> Marked {
-    let normalized = normalize(text);
+/// What a model of normalization `version` reads for `text`: its normalized form
+/// ([`normalize_as`]), with the registered mentions replaced by role tokens from [`MARKING_VERSION`]
+/// on, and the participants mentioned.
+pub fn prepare(text: &str, registry: &Registry, version: u32) -> Marked {
+    let normalized = normalize_as(text, version);
     let marked = registry.mark(&normalized);
-    if marking {
+    if version >= MARKING_VERSION {
         marked
     } else {
         Marked {

@@ -26,12 +26,17 @@ pub struct TextEncoder {
 impl TextEncoder {
     /// Loads a `tokenizer.json` and truncates its output to `max_len` tokens.
     pub fn from_file(path: &Path, max_len: usize) -> Result<Self> {
-        let bad = |e: String| Error::Tokenizer(format!("{}: {e}", path.display()));
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Self::from_json(&text, path, max_len)
+    }
+
+    /// Reads the text of a `tokenizer.json`; `path` names it in messages.
+    pub fn from_json(text: &str, path: &Path, max_len: usize) -> Result<Self> {
+        let bad = |e: String| Error::Tokenizer(format!("{}: {e}", path.display()));
         // `tokenizers` panics (an `expect` in its decoder deserializer, found by fuzzing) on some
         // malformed JSON instead of returning an error: check the syntax first for a clear message,
         // and catch any panic left so that no model file can crash pantau.
-        serde_json::from_str::<serde::de::IgnoredAny>(&text)
+        serde_json::from_str::<serde::de::IgnoredAny>(text)
             .map_err(|e| bad(format!("not valid JSON: {e}")))?;
         let inner = std::panic::catch_unwind(|| text.parse::<Tokenizer>())
             .map_err(|_| bad("not a tokenizer the `tokenizers` library can read".into()))?

@@ -22,6 +22,7 @@ use crate::model::encoder::EncoderClassifier;
 use crate::model::load::read_config;
 use crate::model::tensors::{pad_batch, probabilities};
 use crate::prediction::Prediction;
+use crate::text::normalize::NORMALIZATION_VERSION;
 use crate::text::participants::{prepare, Registry, MARKING_VERSION};
 use crate::text::tokenizer::TextEncoder;
 use crate::train::batches::{batches_per_epoch, length_batches};
@@ -66,12 +67,15 @@ pub fn train(
         ));
     }
     let init_dir = config.init.as_deref().map(hub::resolve).transpose()?;
-    // A fine-tuned model keeps the input of the model it starts from.
-    let marking = match &init_dir {
-        Some(dir) => read_config(dir)?.normalization_version >= MARKING_VERSION,
-        None => true,
+    // A model fine-tuned from one trained without marking keeps that input (its vocabulary has no
+    // role tokens); any other model learns to read text as this pantau normalizes it.
+    let version = match &init_dir {
+        Some(dir) if read_config(dir)?.normalization_version < MARKING_VERSION => {
+            read_config(dir)?.normalization_version
+        }
+        _ => NORMALIZATION_VERSION,
     };
-    let prep = |registry: &Registry, text: &str| prepare(text, registry, marking).text;
+    let prep = |registry: &Registry, text: &str| prepare(text, registry, version).text;
     let train_norm: Vec<String> = data
         .train
         .par_iter()
@@ -97,6 +101,7 @@ pub fn train(
         Some(dir) => {
             let mut c = read_config(dir)?;
             c.hidden_dropout_prob = config.dropout;
+            c.normalization_version = version;
             let enc =
                 TextEncoder::from_file(&dir.join("tokenizer.json"), c.max_position_embeddings)?;
             (c, enc)

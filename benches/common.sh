@@ -1,0 +1,28 @@
+# Shared by the bench scripts (sourced): run from the project root with the release binary built,
+# a scratch directory in $work removed on exit, and timed runs through `timed`.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cargo build --release --quiet
+bin=target/release/pantau
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# timed CMD...: runs CMD, leaving its wall seconds in $secs and peak RSS (MB) in $rss_mb.
+timed() {
+  /usr/bin/time -f '%e %M' -o "$work/time" "$@"
+  local kb
+  read -r secs kb < "$work/time"
+  rss_mb=$(echo "$kb / 1024" | bc -l)
+}
+
+# posts N FILE: N posts cycled from every split, each with a row id, as JSONL.
+posts() {
+  python3 - "$1" "$2" <<'PY'
+import json, sys, itertools
+n, out = int(sys.argv[1]), sys.argv[2]
+texts = [json.loads(l)["text"] for f in ("data/train.jsonl", "data/dev.jsonl", "data/test.jsonl") for l in open(f, encoding="utf-8")]
+with open(out, "w", encoding="utf-8") as f:
+    for i, t in zip(range(n), itertools.cycle(texts)):
+        f.write(json.dumps({"id": i, "text": t}, ensure_ascii=False) + "\n")
+PY
+}
