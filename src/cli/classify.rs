@@ -41,9 +41,13 @@ pub struct ClassifyArgs {
     /// JSONL field holding the post text.
     #[arg(long, default_value = "text")]
     pub text_field: String,
-    /// CSV/TSV column holding the post text.
+    /// CSV/TSV, Parquet or spreadsheet column holding the post text: a name, or a number from 1.
     #[arg(long, default_value = "text")]
     pub text_column: String,
+    /// CSV/TSV and spreadsheets: the first row is a post, not a header; columns are named
+    /// column_1, column_2, … and --text-column takes the text column's number.
+    #[arg(long)]
+    pub no_headers: bool,
     /// CSV field delimiter (default: found from the header: `,` `;` tab or `|`).
     #[arg(long, value_parser = delimiter)]
     pub delimiter: Option<u8>,
@@ -160,6 +164,7 @@ impl ClassifyArgs {
             ("output_format".into(), format!("{output:?}").to_lowercase()),
             ("text_field".into(), self.text_field.clone()),
             ("text_column".into(), self.text_column.clone()),
+            ("no_headers".into(), self.no_headers.to_string()),
             (
                 "delimiter".into(),
                 self.delimiter
@@ -278,6 +283,7 @@ pub fn run(a: ClassifyArgs) -> Result<ExitCode> {
         delimiter: a.delimiter.or(stream.delimiter),
         text_field: a.text_field.clone(),
         text_column: a.text_column.clone(),
+        no_headers: a.no_headers,
         max_row_bytes: a.max_row_bytes,
     };
     let mut records = read_records(stream.reader, &name, &opts)?;

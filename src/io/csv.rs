@@ -23,6 +23,8 @@ pub(crate) struct CsvRecords<R> {
     lines: Lines<R>,
     /// Lines read ahead while looking for a quote's end, not yet part of a row.
     pending: VecDeque<OwnedLine>,
+    /// With no header row, the first data row, read to learn the width.
+    first: Option<Row>,
     pub(crate) headers: Vec<String>,
     width: usize,
     text_col: usize,
@@ -90,22 +92,28 @@ impl<R: Read> CsvRecords<R> {
             delimiter,
             quoting,
             column,
+            false,
             crate::io::MAX_ROW_BYTES,
         )
     }
 
-    /// As [`CsvRecords::new`], with rows over `max_row_bytes` read as error rows.
+    /// As [`CsvRecords::new`], with rows over `max_row_bytes` read as error rows. With
+    /// `no_headers` the first row is data, the columns are named `column_1`, `column_2`, … and
+    /// `column` must be a column number (1 is the first); with a header, a `column` no header
+    /// names is taken as a number too.
     pub(crate) fn with_limit(
         source: R,
         name: &str,
         delimiter: u8,
         quoting: bool,
         column: &str,
+        no_headers: bool,
         max_row_bytes: usize,
     ) -> Result<Self> {
         let mut r = CsvRecords {
             lines: Lines::new(source, name, false, max_row_bytes),
             pending: VecDeque::new(),
+            first: None,
             headers: Vec::new(),
             width: 0,
             text_col: 0,
@@ -115,17 +123,17 @@ impl<R: Read> CsvRecords<R> {
             max_row_bytes,
         };
         let header = match r.next_row()? {
-            Some(Ok((_, bytes))) => bytes,
+            Some(Ok(row)) => row,
             Some(Err((_, _, reason))) => {
                 return Err(Error::BadInput {
                     path: name.into(),
-                    reason: format!("cannot read the header row: {reason}"),
+                    reason: format!("cannot read the first row: {reason}"),
                 })
             }
-            None => Vec::new(),
+            None => (0, Vec::new()),
         };
-        let headers: Vec<String> = match r.parse(&header) {
-            Ok(rec) if !header.is_empty() => rec
+        let mut headers: Vec<String> = match r.parse(&header.1) {
+            Ok(rec) if !header.1.is_empty() => rec
                 .iter()
                 .map(|h| String::from_utf8_lossy(h).into_owned())
                 .collect(),
@@ -133,19 +141,33 @@ impl<R: Read> CsvRecords<R> {
             Err(e) => {
                 return Err(Error::BadInput {
                     path: name.into(),
-                    reason: format!("cannot read the header row: {e}"),
+                    reason: format!("cannot read the first row: {e}"),
                 })
             }
         };
-        r.text_col = headers
-            .iter()
-            .position(|h| h.trim() == column)
+        let number = column.trim().parse::<usize>().ok().filter(|&n| n >= 1);
+        if no_headers {
+            headers = (1..=headers.len()).map(|i| format!("column_{i}")).collect();
+            r.first = Some(header);
+        }
+        let by_name = (!no_headers)
+            .then(|| headers.iter().position(|h| h.trim() == column))
+            .flatten();
+        r.text_col = by_name
+            .or(number.map(|n| n - 1).filter(|&i| i < headers.len()))
             .ok_or_else(|| Error::BadInput {
                 path: name.into(),
-                reason: format!(
-                    "no column named {column:?} in the header ({}); choose one with --text-column",
-                    headers.join(", ")
-                ),
+                reason: if no_headers {
+                    format!(
+                        "--no-headers needs --text-column N, the text column's number between 1 and {} (not {column:?})",
+                        headers.len()
+                    )
+                } else {
+                    format!(
+                        "no column named {column:?} in the header ({}); choose one with --text-column (a name, or a number from 1), or read a file without a header with --no-headers",
+                        headers.join(", ")
+                    )
+                },
             })?;
         r.width = headers.len();
         r.headers = headers;
@@ -243,7 +265,11 @@ impl<R: Read> Iterator for CsvRecords<R> {
     type Item = Result<Record>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let (offset, bytes) = match self.next_row() {
+        let next = match self.first.take() {
+            Some(row) => Ok(Some(Ok(row))),
+            None => self.next_row(),
+        };
+        let (offset, bytes) = match next {
             Err(e) => return Some(Err(e)),
             Ok(None) => return None,
             Ok(Some(Ok(row))) => row,
@@ -480,6 +506,37 @@ mod tests {
         assert_eq!(recs.len(), 2);
         assert_eq!(recs[0].text.as_deref(), Ok("kata \"dia\""));
         assert_eq!(recs[1].text.as_deref(), Ok("5\" layar"));
+    }
+
+    #[test]
+    fn without_a_header_the_first_row_is_data_and_the_column_a_number() {
+        let read = |no_headers: bool, column: &str| {
+            CsvRecords::with_limit(
+                &b"1,halo,a\n2,dua,b\n"[..],
+                "t",
+                b',',
+                true,
+                column,
+                no_headers,
+                1 << 20,
+            )
+        };
+        let r = read(true, "2").unwrap();
+        assert_eq!(r.headers, ["column_1", "column_2", "column_3"]);
+        let texts: Vec<String> = r.map(|r| r.unwrap().text.unwrap()).collect();
+        assert_eq!(texts, ["halo", "dua"]);
+        assert!(read(true, "text")
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("between 1 and 3"));
+        assert!(read(true, "4").is_err());
+        // With a header, a number picks a column the header does not name.
+        let r = read(false, "2").unwrap();
+        assert_eq!(
+            r.map(|r| r.unwrap().text.unwrap()).collect::<Vec<_>>(),
+            ["dua"]
+        );
     }
 
     #[test]

@@ -29,6 +29,9 @@ pub struct InputOptions {
     /// CSV field delimiter; `None` finds it from the header (the one among `,` `;` `\t` `|` that
     /// splits off the text column). TSV is always tab-separated and read without quote rules.
     pub delimiter: Option<u8>,
+    /// CSV/TSV and spreadsheets: the first row is data, not a header (the text column is then
+    /// given by number).
+    pub no_headers: bool,
     /// Longest row kept in memory, in bytes (JSONL and text): a longer text line is classified
     /// from its first bytes, a longer JSON line becomes an error row.
     pub max_row_bytes: usize,
@@ -41,6 +44,7 @@ impl Default for InputOptions {
             text_field: "text".into(),
             text_column: "text".into(),
             delimiter: None,
+            no_headers: false,
             max_row_bytes: MAX_ROW_BYTES,
         }
     }
@@ -158,7 +162,7 @@ pub fn read_records<'a, R: Read + 'a>(
             source
                 .read_to_end(&mut bytes)
                 .map_err(|e| Error::io(name, e))?;
-            let r = SheetRecords::new(bytes, name, &opts.text_column)?;
+            let r = SheetRecords::new(bytes, name, &opts.text_column, opts.no_headers)?;
             Ok(Records {
                 headers: r.headers.clone(),
                 iter: Box::new(r),
@@ -205,6 +209,7 @@ pub fn read_records<'a, R: Read + 'a>(
                 delim,
                 delim != b'\t',
                 &opts.text_column,
+                opts.no_headers,
                 opts.max_row_bytes,
             )?;
             Ok(Records {

@@ -20,7 +20,8 @@ pub(crate) struct SheetRecords {
 impl SheetRecords {
     /// Reads the workbook in `bytes` (spreadsheets are zip or OLE archives, read whole); `column`
     /// names the text column. `name` is used in messages.
-    pub(crate) fn new(bytes: Vec<u8>, name: &str, column: &str) -> Result<Self> {
+    /// With `no_headers` the first row is data, as for CSV (see `CsvRecords::with_limit`).
+    pub(crate) fn new(bytes: Vec<u8>, name: &str, column: &str, no_headers: bool) -> Result<Self> {
         let bad = |reason: String| Error::BadInput {
             path: name.into(),
             reason,
@@ -34,27 +35,38 @@ impl SheetRecords {
             .worksheet_range_at(0)
             .ok_or_else(|| bad("has no sheet".into()))?
             .map_err(|e| bad(format!("cannot read its first sheet: {e}")))?;
-        let mut rows = range
-            .rows()
-            .map(<[Data]>::to_vec)
-            .collect::<Vec<_>>()
-            .into_iter();
-        let headers: Vec<String> = rows
-            .next()
-            .ok_or_else(|| {
-                bad("its first sheet is empty: the first row must name the columns".into())
-            })?
+        let all: Vec<Vec<Data>> = range.rows().map(<[Data]>::to_vec).collect();
+        let first: Vec<String> = all
+            .first()
+            .ok_or_else(|| bad("its first sheet is empty".into()))?
             .iter()
             .map(cell_text)
             .collect();
-        let text_col = headers
-            .iter()
-            .position(|h| h.trim() == column)
+        let mut rows = all.into_iter();
+        let headers: Vec<String> = if no_headers {
+            (1..=first.len()).map(|i| format!("column_{i}")).collect()
+        } else {
+            rows.next();
+            first
+        };
+        let number = column.trim().parse::<usize>().ok().filter(|&n| n >= 1);
+        let by_name = (!no_headers)
+            .then(|| headers.iter().position(|h| h.trim() == column))
+            .flatten();
+        let text_col = by_name
+            .or(number.map(|n| n - 1).filter(|&i| i < headers.len()))
             .ok_or_else(|| {
-                bad(format!(
-                    "no column named {column:?} in the first row of its first sheet ({}); choose one with --text-column",
-                    headers.join(", ")
-                ))
+                bad(if no_headers {
+                    format!(
+                        "--no-headers needs --text-column N, the text column's number between 1 and {}",
+                        headers.len()
+                    )
+                } else {
+                    format!(
+                        "no column named {column:?} in the first row of its first sheet ({}); choose one with --text-column (a name, or a number from 1)",
+                        headers.join(", ")
+                    )
+                })
             })?;
         Ok(SheetRecords {
             rows,
