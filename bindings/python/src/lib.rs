@@ -132,7 +132,7 @@ impl PyClassifier {
         let explained: Vec<Option<Vec<(&str, f32)>>> = preds
             .iter()
             .map(|p| {
-                let words = p?.explanation.as_ref()?;
+                let words = (*p)?.explanation.as_ref()?;
                 Some(words.iter().map(|w| (w.word.as_str(), w.weight)).collect())
             })
             .collect();
