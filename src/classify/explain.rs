@@ -1,7 +1,9 @@
 //! Why a post got its label: word occlusion. Each word is removed in turn and the post classified
-//! again; a word's weight is how much the label's probability falls without it. It needs no
-//! gradients (the CPU path runs frozen fused kernels) and reads like the model's own evidence:
-//! "without `coblos` this post is 0.62 less campaigning".
+//! again; a word's weight is how much the label's log-odds, ln(p / (1 − p)), fall without it. It
+//! needs no gradients (the CPU path runs frozen fused kernels) and reads like the model's own
+//! evidence: "without `coblos` this post's odds of campaigning are e^2.3 ≈ 10 times lower". Log-odds,
+//! not probability: for a post the model is sure of (p = 0.996), removing any one word moves p by
+//! less than 0.01, which says nothing, while the odds still show which words carry the verdict.
 
 use crate::classify::classifier::Classifier;
 use crate::error::Result;
@@ -18,7 +20,7 @@ pub struct Explanation {
     pub prediction: Prediction,
     /// The label explained (the predicted one).
     pub label: Label,
-    /// Words whose removal lowers the label's probability, with the drop, largest first.
+    /// Words whose removal lowers the label's probability, with the drop in log-odds, largest first.
     pub words: Vec<WordWeight>,
 }
 
@@ -81,7 +83,8 @@ impl Classifier {
             .collect();
         for ((p, i), without) in owner.into_iter().zip(scored) {
             let e = &mut out[p];
-            let weight = e.prediction.probability(e.label) - without.probability(e.label);
+            let weight =
+                log_odds(e.prediction.probability(e.label)) - log_odds(without.probability(e.label));
             e.words.push(WordWeight {
                 word: words[p][i].to_string(),
                 weight,
@@ -92,7 +95,7 @@ impl Classifier {
             if e.words.is_empty() && ws.len() == 1 {
                 e.words.push(WordWeight {
                     word: ws[0].to_string(),
-                    weight: e.prediction.probability(e.label),
+                    weight: log_odds(e.prediction.probability(e.label)) - log_odds(1.0 / 3.0),
                 });
             }
             e.words.retain(|w| w.weight > 0.0);
@@ -101,4 +104,10 @@ impl Classifier {
         }
         Ok(out)
     }
+}
+
+/// ln(p / (1 − p)), with p kept off 0 and 1 (float32 probabilities reach both).
+pub fn log_odds(p: f32) -> f32 {
+    let p = p.clamp(1e-7, 1.0 - 1e-7);
+    (p / (1.0 - p)).ln()
 }
