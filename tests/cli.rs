@@ -414,6 +414,64 @@ fn info_prints_the_model_card() {
 }
 
 #[test]
+fn a_copied_binary_classifies_offline_from_any_directory_with_the_built_in_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("pantau");
+    std::fs::copy(env!("CARGO_BIN_EXE_pantau"), &bin).unwrap();
+    let posts = dir.path().join("posts.txt");
+    std::fs::write(
+        &posts,
+        "Ayo coblos nomor 2 tanggal 14 Februari!\nSelamat pagi warga\n",
+    )
+    .unwrap();
+    let sh = |args: &[&str]| {
+        std::process::Command::new(&bin)
+            .args(args)
+            .current_dir(dir.path())
+            .env_remove("PANTAU_MODEL")
+            .env("HF_HUB_OFFLINE", "1")
+            .output()
+            .unwrap()
+    };
+    let o = sh(&["classify", "posts.txt"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows = jsonl(&o.stdout);
+    assert_eq!(rows.len(), 2);
+    // The same scores as the model directory the binary was built from.
+    let from_dir = run(
+        &["classify", "--format", "text", "-m", "models/pantau-small"],
+        Some(b"Ayo coblos nomor 2 tanggal 14 Februari!\nSelamat pagi warga\n"),
+    );
+    assert_eq!(
+        jsonl(&from_dir.stdout)
+            .iter()
+            .map(|r| r["p_campaigning"].clone())
+            .collect::<Vec<_>>(),
+        rows.iter()
+            .map(|r| r["p_campaigning"].clone())
+            .collect::<Vec<_>>()
+    );
+    let o = sh(&["info"]);
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("model       built-in pantau-small"));
+    // A typo of a local path is a missing directory, never a hub id to download.
+    let o = sh(&["classify", "posts.txt", "-m", "./models/pantau-smal"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("no such directory") && !err.contains("huggingface-cli"),
+        "{err}"
+    );
+    // The built-in model is read-only: commands that write into a model say what to pass.
+    let o = sh(&["calibrate", "--data", posts.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("the built-in model has none: pass --model models/pantau-small"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
 fn eval_reports_metrics_as_json() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("slice.jsonl");

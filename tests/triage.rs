@@ -211,7 +211,10 @@ fn removing_the_top_word_lowers_the_labels_log_odds_by_its_weight() {
     assert!(drop > 0.0, "{top:?}");
     let odds_drop = pantau::classify::explain::log_odds(e.prediction.probability(e.label))
         - pantau::classify::explain::log_odds(p.probability(e.label));
-    assert!((odds_drop - top.weight).abs() < 1e-4, "{odds_drop} vs {top:?}");
+    assert!(
+        (odds_drop - top.weight).abs() < 1e-4,
+        "{odds_drop} vs {top:?}"
+    );
 }
 
 #[test]

@@ -83,8 +83,8 @@ impl Classifier {
             .collect();
         for ((p, i), without) in owner.into_iter().zip(scored) {
             let e = &mut out[p];
-            let weight =
-                log_odds(e.prediction.probability(e.label)) - log_odds(without.probability(e.label));
+            let weight = log_odds(e.prediction.probability(e.label))
+                - log_odds(without.probability(e.label));
             e.words.push(WordWeight {
                 word: words[p][i].to_string(),
                 weight,

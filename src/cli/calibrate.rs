@@ -51,6 +51,12 @@ pub fn fit(current: f32, gold: &[Label], preds: &[Prediction]) -> Fit {
 pub fn run(a: CalibrateArgs) -> Result<()> {
     let mut out = stdout()?;
     let clf = load(&a.common)?;
+    // Before any work: the fit would have nowhere to go.
+    let dir = if a.dry_run {
+        None
+    } else {
+        Some(model_dir(&clf, "calibrate (without --dry-run)")?)
+    };
     let examples = read_examples(&a.data)?;
     let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
     let gold: Vec<Label> = examples.iter().map(|e| e.label).collect();
@@ -71,8 +77,7 @@ pub fn run(a: CalibrateArgs) -> Result<()> {
             r.ece, r.brier, r.log_loss, r.macro_f1
         )?;
     }
-    if !a.dry_run {
-        let dir = model_dir(&clf, "calibrate (without --dry-run)")?;
+    if let Some(dir) = dir {
         write_temperature(dir, f.temperature)?;
         writeln!(out, "written to {}", dir.join("config.json").display())?;
     }
