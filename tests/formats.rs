@@ -372,3 +372,38 @@ fn input_fields_pass_through_untouched_long_numbers_included() {
         "{out}"
     );
 }
+
+#[test]
+fn damaged_parquet_and_spreadsheets_are_errors_never_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut seed = 7u64;
+    let mut next = move || {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) as usize
+    };
+    for file in ["posts.parquet", "posts.xlsx", "posts.ods"] {
+        let good = read(&root().join("tests/data/formats").join(file));
+        for k in 0..12 {
+            let mut bytes = good.clone();
+            if k % 2 == 0 {
+                bytes.truncate(1 + next() % (good.len() - 1));
+            } else {
+                for _ in 0..1 + next() % 16 {
+                    let i = next() % bytes.len();
+                    bytes[i] = next() as u8;
+                }
+            }
+            let path = dir.path().join(format!("damaged-{k}-{file}"));
+            std::fs::write(&path, &bytes).unwrap();
+            let o = run(&["classify", path.to_str().unwrap(), "-q"], None);
+            let err = stderr(&o);
+            assert!(
+                matches!(o.status.code(), Some(0 | 1)),
+                "{file} variant {k}: {err}"
+            );
+            assert!(!err.contains("panicked"), "{file} variant {k}: {err}");
+        }
+    }
+}
