@@ -8,13 +8,17 @@
 //! - [`text`]: [`text::normalize`] cleans a post, [`text::vocab`] learns a vocabulary, and
 //!   [`text::tokenizer`] turns cleaned text into token ids.
 //! - [`model`]: the encoder classifier in candle ([`model::config`], [`model::encoder`],
-//!   [`model::load`]) and the fused CPU kernels it runs on, split by kind.
-//! - [`io`]: format detection, one reader and one writer per format, output paths, checkpoints
+//!   [`model::load`], the compiled-in shipped model [`model::builtin`]) and the fused CPU kernels
+//!   it runs on, split by kind.
+//! - [`io`]: format detection from the content ([`io::decode`]: compression, encodings;
+//!   [`io::format`]: containers, headers), one reader and one writer per format (JSONL, CSV/TSV,
+//!   Parquet, spreadsheets, text), output paths, checkpoints
 //!   for `--resume` (with the run's fingerprint), the review order, and reading labeled examples. It knows records and predictions, not the model.
 //! - [`classify`]: the [`Classifier`] (normalize → tokenize into windows → batch → model → the most
 //!   flagged window, with the calibrated temperature applied), batch planning, and
 //!   the streaming driver [`classify::classify_stream`], which sits above both `io` and the
-//!   classifier: `io` reads rows → the classifier scores them → `io` writes them, in input order.
+//!   classifier: `io` reads rows → the classifier scores them → `io` writes them, in input order;
+//!   [`classify::classify_texts`] runs the same path over an in-memory list (the Python package).
 //! - [`train`] and [`eval`], beside `classify`: building models (pretraining, the training loop,
 //!   optimizer, model card) and measuring them (metrics, report, temperature calibration).
 //!
@@ -25,7 +29,7 @@
 //!
 //! ```no_run
 //! use pantau::{Classifier, Label};
-//! let clf = Classifier::load("models/pantau-small", &candle_core::Device::Cpu)?;
+//! let clf = Classifier::builtin(&candle_core::Device::Cpu)?; // or Classifier::load(dir_or_hub_id, …)
 //! let p = clf.classify("Jangan lupa 14 Februari coblos nomor 3 ya!")?;
 //! println!("{} ({:.2})", p.label, p.probability(p.label));
 //! # Ok::<(), pantau::Error>(())

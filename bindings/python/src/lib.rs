@@ -150,21 +150,7 @@ impl PyClassifier {
 fn _pantau(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyClassifier>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    m.add(
-        "COLUMNS",
-        [
-            "label",
-            "p_neutral",
-            "p_promotional",
-            "p_campaigning",
-            "flagged",
-            "review",
-            "participants",
-            "windows",
-            "truncated",
-            "explanation",
-            "error",
-        ],
-    )?;
+    // The CLI's output columns but `row` and `offset`, which a list of posts does not have.
+    m.add("COLUMNS", &pantau::io::OUTPUT_COLUMNS[2..])?;
     Ok(())
 }
