@@ -7,7 +7,7 @@ use anyhow::Result;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use pantau::io::corpora::{cap_unlisted, read_corpora, Part};
+use pantau::io::corpora::{cap_unlisted, read_corpora, repeat_election_rows, Part};
 use pantau::io::{read_examples, read_texts};
 use pantau::parse_device;
 use pantau::train::{train, Event, TrainConfig, TrainData};
@@ -48,6 +48,10 @@ pub struct TrainArgs {
     /// evenly; the rest are pretraining text only. Default: all.
     #[arg(long, value_name = "N")]
     pub corpora_neutral: Option<usize>,
+    /// Each hand-labeled promotional or campaigning corpora row trains N times (the corpora's real
+    /// election posts are few against their neutral rows).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub corpora_repeat: usize,
     #[command(flatten)]
     pub config: TrainConfig,
     /// cpu, cuda or cuda:N.
@@ -106,7 +110,7 @@ pub fn run(mut a: TrainArgs) -> Result<()> {
             rest.len()
         );
         data.unlabeled.extend(rest);
-        data.background = kept;
+        data.background = repeat_election_rows(kept, a.corpora_repeat);
     } else if !a.corpora_participants.is_empty() {
         anyhow::bail!("--corpora-participants needs --corpora");
     }

@@ -254,9 +254,39 @@ pub fn cap_unlisted(
     (kept, rest)
 }
 
+/// `rows` with each promotional or campaigning row `times` times in all: the corpora's few real
+/// election posts weigh more against their thousands of neutral rows (`train --corpora-repeat`).
+pub fn repeat_election_rows(rows: Vec<Example>, times: usize) -> Vec<Example> {
+    let extra: Vec<Example> = rows
+        .iter()
+        .filter(|e| e.label != Label::Neutral)
+        .cloned()
+        .collect();
+    let mut out = rows;
+    for _ in 1..times.max(1) {
+        out.extend(extra.iter().cloned());
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn election_rows_are_repeated_and_neutral_rows_kept_once() {
+        let ex = |t: &str, label| Example {
+            text: t.into(),
+            label,
+            kind: None,
+        };
+        let rows = vec![ex("a", Label::Neutral), ex("b", Label::Campaigning)];
+        let out = repeat_election_rows(rows.clone(), 3);
+        let texts: Vec<&str> = out.iter().map(|e| e.text.as_str()).collect();
+        assert_eq!(texts, ["a", "b", "b", "b"]);
+        assert_eq!(repeat_election_rows(rows.clone(), 1), rows);
+        assert_eq!(repeat_election_rows(rows.clone(), 0), rows);
+    }
 
     fn corpus() -> (tempfile::TempDir, PathBuf, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
