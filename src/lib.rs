@@ -10,7 +10,7 @@
 //! - [`model`]: the encoder classifier in candle ([`model::config`], [`model::encoder`],
 //!   [`model::load`], the compiled-in shipped model [`model::builtin`]) and the fused CPU kernels
 //!   it runs on, split by kind.
-//! - [`io`]: format detection from the content ([`io::decode`]: compression, encodings;
+//! - [`io`]: format detection from the content ([`mod@io::decode`]: compression, encodings;
 //!   [`io::format`]: containers, headers), one reader and one writer per format (JSONL, CSV/TSV,
 //!   Parquet, spreadsheets, text), output paths, checkpoints
 //!   for `--resume` (with the run's fingerprint), the review order, and reading labeled examples. It knows records and predictions, not the model.

@@ -22,7 +22,7 @@ pub struct Record {
     /// 1-based row number: the line for JSONL and text, the data record (header excluded) for CSV/TSV.
     pub row: u64,
     /// Byte offset of the row in the input as read (after decompression and transcoding, see
-    /// [`crate::io::decode`]); `None` for records not read from a stream.
+    /// [`mod@crate::io::decode`]); `None` for records not read from a stream.
     pub offset: Option<u64>,
     pub fields: Fields,
     /// The text to classify, or why there is none.

@@ -143,7 +143,7 @@ pub struct Sniffed<'a> {
 }
 
 /// Guesses the format of a stream: a container from its magic bytes, else from its first non-blank
-/// line (see [`sniff_header`]). Reads until that line is complete (or [`SNIFF_MAX`] bytes), so
+/// line (see [`sniff_header`]). Reads until that line is complete (or 16 MiB), so
 /// neither a short first read nor a long run of blank lines makes a JSONL or CSV stream look like
 /// plain text.
 pub fn sniff<'a>(mut r: Box<dyn Read + 'a>, text_column: &str) -> std::io::Result<Sniffed<'a>> {

@@ -278,7 +278,7 @@ fn output_kind(column: &str) -> Kind {
     }
 }
 
-/// Parquet output (module docs): rows are buffered and written [`BATCH_ROWS`] at a time, compressed
+/// Parquet output (module docs): rows are buffered and written 4,096 at a time, compressed
 /// with zstd; the file is complete only after [`RecordWriter::finish`].
 pub struct ParquetWriter<W: Write + Send> {
     /// The sink until the first batch fixes the schema, then the Arrow writer over it.

@@ -94,7 +94,7 @@ impl Iterator for Records<'_> {
 }
 
 /// Opens a file as [`read_records`] does a stream, decompressed and transcoded first
-/// ([`crate::io::decode`]); errors name the path. A Parquet file is read in place.
+/// ([`mod@crate::io::decode`]); errors name the path. A Parquet file is read in place.
 pub fn read_file(path: &std::path::Path, opts: &InputOptions) -> Result<Records<'static>> {
     let name = path.display().to_string();
     let open = || std::fs::File::open(path).map_err(|e| Error::io(path, e));
