@@ -50,6 +50,7 @@ fn every_container_encoding_and_delimiter_gives_the_same_scores_as_utf8_jsonl() 
         ("posts.parquet", &[]),
         ("posts.xlsx", &[]),
         ("posts.ods", &[]),
+        ("posts.xls", &[]),
         ("noheader.csv", &["--no-headers", "--text-column", "2"]),
     ] {
         assert_eq!(classify(file, extra), want, "{file} {extra:?}");
