@@ -740,3 +740,54 @@ fn every_broken_model_file_in_the_fixtures_is_refused_with_its_reason() {
     }
     assert_eq!(seen, expected.len());
 }
+
+#[test]
+fn a_parquet_input_is_read_in_place_and_resumes_only_when_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = dir.path().join("a.jsonl");
+    numbered_input(&jsonl, 3000);
+    // A Parquet dump written by pantau itself (its text column is `text`).
+    let input = dir.path().join("in.parquet");
+    let o = run(
+        &[
+            "classify",
+            jsonl.to_str().unwrap(),
+            "-o",
+            input.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let reference = dir.path().join("ref.jsonl");
+    let o = pantau()
+        .args(classify_args(&input, &reference, &[]))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let out = dir.path().join("out.jsonl");
+    interrupted(&input, &out);
+    // The same file name with other content is refused: the whole file was hashed at the start.
+    let saved = read(&input);
+    let mut other = saved.clone();
+    let mid = other.len() / 2;
+    other[mid] ^= 1;
+    std::fs::write(&input, &other).unwrap();
+    let o = pantau()
+        .args(classify_args(&input, &out, &["--resume"]))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("is not the input of the interrupted run"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::write(&input, &saved).unwrap();
+    let o = pantau()
+        .args(classify_args(&input, &out, &["--resume"]))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(read(&out), read(&reference));
+}

@@ -14,9 +14,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pantau::classify::{classify_stream, StreamOptions};
 use pantau::io::sort_for_review;
 use pantau::io::{
-    hash_files, hash_prefix, open_stream, read_records, Checkpoint, CountingReader, CsvWriter,
-    Destination, HashingReader, InputFormat, InputOptions, InputPrefix, JsonlWriter, OutputFormat,
-    ParquetWriter, RecordWriter, RunIdentity, MAX_ROW_BYTES,
+    hash_files, hash_prefix, open_stream, read_file, read_records, Checkpoint, CountingReader,
+    CsvWriter, Decoding, Destination, HashingReader, InputFormat, InputOptions, InputPrefix,
+    JsonlWriter, OutputFormat, ParquetWriter, RecordWriter, RunIdentity, MAX_ROW_BYTES,
 };
 use pantau::Triage;
 
@@ -203,6 +203,14 @@ impl ClassifyArgs {
 }
 
 /// A probability flag value: a number from 0 to 1.
+/// Whether the file at `path` opens with `magic`.
+fn starts_with(path: &Path, magic: &[u8]) -> bool {
+    let mut head = vec![0u8; magic.len()];
+    File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+        .is_ok_and(|_| head == magic)
+}
+
 fn probability(s: &str) -> std::result::Result<f32, String> {
     let p: f32 = s
         .trim()
@@ -270,23 +278,45 @@ pub fn run(a: ClassifyArgs) -> Result<ExitCode> {
     };
     let (hashed, tap) = HashingReader::new(source, expect.clone());
     let (counted, bytes_read) = CountingReader::new(hashed);
-    let (stream, decoding) = open_stream(
-        Box::new(counted),
-        &name,
-        a.declared_format(),
-        a.encoding.as_deref(),
-        &a.text_column,
-    )?;
-    let format = stream.format;
-    let opts = InputOptions {
-        format,
-        delimiter: a.delimiter.or(stream.delimiter),
-        text_field: a.text_field.clone(),
-        text_column: a.text_column.clone(),
-        no_headers: a.no_headers,
-        max_row_bytes: a.max_row_bytes,
+    // A Parquet file is read in place (Parquet is read from its end; a stream is copied to a
+    // temporary file first). Its whole content is hashed up front for --resume, as a streamed
+    // input's prefix is hashed as it goes by.
+    let parquet_file = input_file
+        .filter(|_| rereadable)
+        .filter(|p| starts_with(p, b"PAR1"));
+    let (format, mut records, decoding, whole_input) = match parquet_file {
+        Some(path) => {
+            let opts = InputOptions {
+                format: InputFormat::Parquet,
+                text_field: a.text_field.clone(),
+                text_column: a.text_column.clone(),
+                ..InputOptions::default()
+            };
+            let whole = hash_prefix(path, total_bytes.unwrap_or(0))?;
+            let records = read_file(path, &opts)?;
+            (InputFormat::Parquet, records, Decoding::default(), whole)
+        }
+        None => {
+            let (stream, decoding) = open_stream(
+                Box::new(counted),
+                &name,
+                a.declared_format(),
+                a.encoding.as_deref(),
+                &a.text_column,
+            )?;
+            let opts = InputOptions {
+                format: stream.format,
+                delimiter: a.delimiter.or(stream.delimiter),
+                text_field: a.text_field.clone(),
+                text_column: a.text_column.clone(),
+                no_headers: a.no_headers,
+                max_row_bytes: a.max_row_bytes,
+            };
+            let records = read_records(stream.reader, &name, &opts)?;
+            (stream.format, records, decoding, None)
+        }
     };
-    let mut records = read_records(stream.reader, &name, &opts)?;
+    let prefix = || whole_input.clone().unwrap_or_else(|| tap.prefix());
     let headers = records.headers.clone();
     let out_format = a.output_format(format);
     if out_format == OutputFormat::Parquet && a.resume {
@@ -431,7 +461,7 @@ pub fn run(a: ClassifyArgs) -> Result<ExitCode> {
                     rows: skip + s.rows,
                     bytes: w.bytes_written(),
                     columns: w.columns(),
-                    input: Some(tap.prefix()),
+                    input: Some(prefix()),
                     run: Some(identity.clone()),
                 })?;
             }
