@@ -40,6 +40,35 @@ struct OwnedLine {
     cut: bool,
 }
 
+/// The index of the text column `column` among `headers`: by name, else (or always, with
+/// `no_headers`) by number from 1; else why not. `header` names the header row in messages.
+pub(crate) fn text_column(
+    headers: &[String],
+    column: &str,
+    no_headers: bool,
+    header: &str,
+) -> std::result::Result<usize, String> {
+    let number = column.trim().parse::<usize>().ok().filter(|&n| n >= 1);
+    let by_name = (!no_headers)
+        .then(|| headers.iter().position(|h| h.trim() == column))
+        .flatten();
+    by_name
+        .or(number.map(|n| n - 1).filter(|&i| i < headers.len()))
+        .ok_or_else(|| {
+            if no_headers {
+                format!(
+                    "--no-headers needs --text-column N, the text column's number between 1 and {} (not {column:?})",
+                    headers.len()
+                )
+            } else {
+                format!(
+                    "no column named {column:?} in {header} ({}); choose one with --text-column (a name, or a number from 1), or read a file without a header with --no-headers",
+                    headers.join(", ")
+                )
+            }
+        })
+}
+
 /// A row's offset and bytes.
 type Row = (u64, Vec<u8>);
 /// A line that is no row: its offset, its bytes and why.
@@ -145,30 +174,16 @@ impl<R: Read> CsvRecords<R> {
                 })
             }
         };
-        let number = column.trim().parse::<usize>().ok().filter(|&n| n >= 1);
         if no_headers {
             headers = (1..=headers.len()).map(|i| format!("column_{i}")).collect();
             r.first = Some(header);
         }
-        let by_name = (!no_headers)
-            .then(|| headers.iter().position(|h| h.trim() == column))
-            .flatten();
-        r.text_col = by_name
-            .or(number.map(|n| n - 1).filter(|&i| i < headers.len()))
-            .ok_or_else(|| Error::BadInput {
+        r.text_col = text_column(&headers, column, no_headers, "the header").map_err(|reason| {
+            Error::BadInput {
                 path: name.into(),
-                reason: if no_headers {
-                    format!(
-                        "--no-headers needs --text-column N, the text column's number between 1 and {} (not {column:?})",
-                        headers.len()
-                    )
-                } else {
-                    format!(
-                        "no column named {column:?} in the header ({}); choose one with --text-column (a name, or a number from 1), or read a file without a header with --no-headers",
-                        headers.join(", ")
-                    )
-                },
-            })?;
+                reason,
+            }
+        })?;
         r.width = headers.len();
         r.headers = headers;
         Ok(r)

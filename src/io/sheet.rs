@@ -6,6 +6,7 @@ use std::io::Cursor;
 use calamine::{Data, Reader};
 
 use crate::error::{Error, Result};
+use crate::io::csv::text_column;
 use crate::record::{non_empty, Fields, Record};
 
 /// Reads one record per data row of the first sheet; cells keep their text as the spreadsheet
@@ -49,25 +50,13 @@ impl SheetRecords {
             rows.next();
             first
         };
-        let number = column.trim().parse::<usize>().ok().filter(|&n| n >= 1);
-        let by_name = (!no_headers)
-            .then(|| headers.iter().position(|h| h.trim() == column))
-            .flatten();
-        let text_col = by_name
-            .or(number.map(|n| n - 1).filter(|&i| i < headers.len()))
-            .ok_or_else(|| {
-                bad(if no_headers {
-                    format!(
-                        "--no-headers needs --text-column N, the text column's number between 1 and {}",
-                        headers.len()
-                    )
-                } else {
-                    format!(
-                        "no column named {column:?} in the first row of its first sheet ({}); choose one with --text-column (a name, or a number from 1)",
-                        headers.join(", ")
-                    )
-                })
-            })?;
+        let text_col = text_column(
+            &headers,
+            column,
+            no_headers,
+            "the first row of its first sheet",
+        )
+        .map_err(bad)?;
         Ok(SheetRecords {
             rows,
             headers,
