@@ -62,6 +62,18 @@ impl Classifier {
         Self::from_files(dir, config, &text, weights, device, Some(dir.to_path_buf()))
     }
 
+    /// The model a run uses: `model` (a directory or cached hub id), else `$PANTAU_MODEL`, else
+    /// the built-in model ([`Classifier::builtin`]).
+    pub fn open(model: Option<&str>, device: &Device) -> Result<Self> {
+        let chosen = model
+            .map(String::from)
+            .or_else(|| std::env::var("PANTAU_MODEL").ok().filter(|m| !m.is_empty()));
+        match chosen {
+            Some(m) => Self::load(&m, device),
+            None => Self::builtin(device),
+        }
+    }
+
     /// Loads the model built into pantau (`models/pantau-small` when pantau was compiled): what
     /// runs when no `--model` or `PANTAU_MODEL` is given, from any directory, offline.
     pub fn builtin(device: &Device) -> Result<Self> {

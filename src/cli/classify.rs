@@ -14,9 +14,10 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pantau::classify::{classify_stream, StreamOptions};
 use pantau::io::sort_for_review;
 use pantau::io::{
-    hash_files, hash_prefix, open_stream, read_file, read_records, Checkpoint, CountingReader,
-    CsvWriter, Decoding, Destination, HashingReader, InputFormat, InputOptions, InputPrefix,
-    JsonlWriter, OutputFormat, ParquetWriter, RecordWriter, RunIdentity, MAX_ROW_BYTES,
+    hash_files, hash_prefix, is_parquet_file, open_stream, read_file, read_records, Checkpoint,
+    CountingReader, CsvWriter, Decoding, Destination, HashingReader, InputFormat, InputOptions,
+    InputPrefix, JsonlWriter, OutputFormat, ParquetWriter, RecordWriter, RunIdentity,
+    MAX_ROW_BYTES,
 };
 use pantau::Triage;
 
@@ -203,14 +204,6 @@ impl ClassifyArgs {
 }
 
 /// A probability flag value: a number from 0 to 1.
-/// Whether the file at `path` opens with `magic`.
-fn starts_with(path: &Path, magic: &[u8]) -> bool {
-    let mut head = vec![0u8; magic.len()];
-    File::open(path)
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
-        .is_ok_and(|_| head == magic)
-}
-
 fn probability(s: &str) -> std::result::Result<f32, String> {
     let p: f32 = s
         .trim()
@@ -281,9 +274,10 @@ pub fn run(a: ClassifyArgs) -> Result<ExitCode> {
     // A Parquet file is read in place (Parquet is read from its end; a stream is copied to a
     // temporary file first). Its whole content is hashed up front for --resume, as a streamed
     // input's prefix is hashed as it goes by.
-    let parquet_file = input_file
-        .filter(|_| rereadable)
-        .filter(|p| starts_with(p, b"PAR1"));
+    let parquet_file = match input_file.filter(|_| rereadable) {
+        Some(p) if is_parquet_file(p)? => Some(p),
+        _ => None,
+    };
     let (format, mut records, decoding, whole_input) = match parquet_file {
         Some(path) => {
             let opts = InputOptions {

@@ -40,13 +40,7 @@ pub struct ParticipantArgs {
 impl ParticipantArgs {
     /// The registry these flags describe.
     pub fn registry(&self) -> Result<Registry> {
-        let mut reg = if self.only {
-            Registry::empty()
-        } else {
-            Registry::builtin().clone()
-        };
-        reg.extend_from_paths(&self.files)?;
-        Ok(reg)
+        Ok(Registry::for_run(&self.files, self.only)?)
     }
 }
 
@@ -62,17 +56,6 @@ pub fn open_input(path: Option<&Path>) -> Result<(Box<dyn std::io::Read>, String
             Ok((Box::new(f), p.display().to_string(), len))
         }
     }
-}
-
-/// The model a run uses: `--model`, else `$PANTAU_MODEL`, else the model built into pantau.
-pub fn open_model(model: Option<&str>, device: &candle_core::Device) -> Result<Classifier> {
-    let chosen = model
-        .map(String::from)
-        .or_else(|| std::env::var("PANTAU_MODEL").ok().filter(|m| !m.is_empty()));
-    Ok(match chosen {
-        Some(m) => Classifier::load(&m, device)?,
-        None => Classifier::builtin(device)?,
-    })
 }
 
 /// The model directory a command that writes into the model (`calibrate`, `eval --update-card`)
@@ -106,7 +89,7 @@ pub fn load(common: &Common) -> Result<Classifier> {
     set_threads(common.threads)?;
     let device = parse_device(&common.device)?;
     let registry = common.participants.registry()?;
-    Ok(open_model(common.model.as_deref(), &device)?.with_registry(registry))
+    Ok(Classifier::open(common.model.as_deref(), &device)?.with_registry(registry))
 }
 
 #[cfg(test)]

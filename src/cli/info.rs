@@ -5,9 +5,8 @@ use std::io::Write;
 use anyhow::{bail, Result};
 use clap::Args;
 
-use pantau::Label;
+use pantau::{Classifier, Label};
 
-use crate::cli::common::open_model;
 use crate::cli::out::stdout;
 
 #[derive(Args)]
@@ -31,7 +30,7 @@ const PROBES: [&str; 4] = [
 
 pub fn run(a: InfoArgs) -> Result<()> {
     let mut out = stdout()?;
-    let clf = open_model(a.model.as_deref(), &candle_core::Device::Cpu)?;
+    let clf = Classifier::open(a.model.as_deref(), &candle_core::Device::Cpu)?;
     let c = clf.config();
     if a.check {
         let preds = clf.classify_batch(&PROBES)?;
@@ -53,7 +52,7 @@ pub fn run(a: InfoArgs) -> Result<()> {
     }
     let size = match clf.dir() {
         Some(d) => std::fs::metadata(d.join("model.safetensors")).map_or(0, |m| m.len()),
-        None => pantau::model::builtin::files()[2].len() as u64,
+        None => pantau::model::builtin::WEIGHTS.len() as u64,
     };
     writeln!(out, "model       {}", clf.name())?;
     writeln!(

@@ -42,6 +42,8 @@ pub use jsonl::JsonlWriter;
 pub use lines::MAX_ROW_BYTES;
 pub use parquet::ParquetWriter;
 pub use paths::{write_atomic, Destination, OutputPaths};
-pub use reader::{open_stream, read_file, read_records, CountingReader, InputOptions, Records};
+pub use reader::{
+    is_parquet_file, open_stream, read_file, read_records, CountingReader, InputOptions, Records,
+};
 pub use review::sort_for_review;
 pub use writer::{RecordWriter, OUTPUT_COLUMNS};

@@ -98,15 +98,20 @@ impl Iterator for Records<'_> {
 pub fn read_file(path: &std::path::Path, opts: &InputOptions) -> Result<Records<'static>> {
     let name = path.display().to_string();
     let open = || std::fs::File::open(path).map_err(|e| Error::io(path, e));
-    let (decoded, decoding) = decode(Box::new(open()?), &name, None)?;
-    if decoding.compression.is_none() {
-        let mut head = [0u8; 8];
-        let n = std::io::Read::read(&mut open()?, &mut head).map_err(|e| Error::io(path, e))?;
-        if container(&head[..n]) == Some(InputFormat::Parquet) {
-            return parquet(open()?, &name, opts);
-        }
+    if is_parquet_file(path)? {
+        return parquet(open()?, &name, opts);
     }
+    let (decoded, _) = decode(Box::new(open()?), &name, None)?;
     read_records(decoded, &name, opts)
+}
+
+/// Whether the file at `path` is Parquet (it opens with `PAR1`), and so can be read in place.
+pub fn is_parquet_file(path: &std::path::Path) -> Result<bool> {
+    let mut head = Vec::with_capacity(4);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(4).read_to_end(&mut head))
+        .map_err(|e| Error::io(path, e))?;
+    Ok(container(&head) == Some(InputFormat::Parquet))
 }
 
 fn parquet(file: std::fs::File, name: &str, opts: &InputOptions) -> Result<Records<'static>> {

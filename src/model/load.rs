@@ -87,15 +87,13 @@ pub(crate) fn load_weights(
             // Safety: the file is memory-mapped read-only; pantau never writes to a model it has
             // loaded (training writes a new directory and renames it into place).
             let tensors = unsafe { MmapedSafetensors::new(path) }.map_err(unreadable)?;
-            check_tensors(tensors.tensors(), |n| tensors.load(n, &Device::Cpu)).map_err(bad)?;
-            let names = tensors.tensors().into_iter().map(|(n, _)| n).collect();
-            build(dir, tensors, names, config, device)
+            let names = check_tensors(tensors.tensors(), |n| tensors.load(n, &Device::Cpu));
+            build(dir, tensors, names.map_err(bad)?, config, device)
         }
         Weights::Bytes(bytes) => {
             let tensors = SliceSafetensors::new(bytes).map_err(unreadable)?;
-            check_tensors(tensors.tensors(), |n| tensors.load(n, &Device::Cpu)).map_err(bad)?;
-            let names = tensors.tensors().into_iter().map(|(n, _)| n).collect();
-            build(dir, tensors, names, config, device)
+            let names = check_tensors(tensors.tensors(), |n| tensors.load(n, &Device::Cpu));
+            build(dir, tensors, names.map_err(bad)?, config, device)
         }
     }
 }
@@ -161,11 +159,12 @@ fn build<T: SimpleBackend + 'static>(
     Ok(model)
 }
 
-/// Every tensor is a float (f16, bf16 or f32) and finite.
+/// Every tensor is a float (f16, bf16 or f32) and finite; returns their names.
 fn check_tensors(
     views: Vec<(String, safetensors::tensor::TensorView<'_>)>,
     load: impl Fn(&str) -> candle_core::Result<Tensor>,
-) -> std::result::Result<(), String> {
+) -> std::result::Result<BTreeSet<String>, String> {
+    let mut names = BTreeSet::new();
     for (name, view) in views {
         let dtype = format!("{:?}", view.dtype());
         if !matches!(dtype.as_str(), "F16" | "BF16" | "F32") {
@@ -182,8 +181,9 @@ fn check_tensors(
                 t[i]
             ));
         }
+        names.insert(name);
     }
-    Ok(())
+    Ok(names)
 }
 
 /// A safetensors backend that remembers which tensors the architecture asked for, so tensors left

@@ -281,6 +281,18 @@ impl Registry {
         list.insert(at, alias);
     }
 
+    /// The registry of a run: the shipped one extended by `paths` (later files win on a clash), or
+    /// only `paths` when `only`.
+    pub fn for_run(paths: &[std::path::PathBuf], only: bool) -> Result<Self> {
+        let mut reg = if only {
+            Registry::empty()
+        } else {
+            Registry::builtin().clone()
+        };
+        reg.extend_from_paths(paths)?;
+        Ok(reg)
+    }
+
     /// Adds the participants of each file in turn, as [`Registry::extend`] does (later files win
     /// on a clash).
     pub fn extend_from_paths(&mut self, paths: &[std::path::PathBuf]) -> Result<()> {

@@ -70,10 +70,15 @@ pub fn train(
     // A model fine-tuned from one trained without marking keeps that input (its vocabulary has no
     // role tokens); any other model learns to read text as this pantau normalizes it.
     let version = match &init_dir {
-        Some(dir) if read_config(dir)?.normalization_version < MARKING_VERSION => {
-            read_config(dir)?.normalization_version
+        Some(dir) => {
+            let v = read_config(dir)?.normalization_version;
+            if v < MARKING_VERSION {
+                v
+            } else {
+                NORMALIZATION_VERSION
+            }
         }
-        _ => NORMALIZATION_VERSION,
+        None => NORMALIZATION_VERSION,
     };
     let prep = |registry: &Registry, text: &str| prepare(text, registry, version).text;
     let train_norm: Vec<String> = data

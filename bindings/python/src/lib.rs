@@ -67,19 +67,8 @@ impl PyClassifier {
                 review_band.0, review_band.1
             )));
         }
-        let device = candle_core::Device::Cpu;
-        let chosen = model.or_else(|| std::env::var("PANTAU_MODEL").ok().filter(|m| !m.is_empty()));
-        let clf = match chosen {
-            Some(m) => Classifier::load(&m, &device),
-            None => Classifier::builtin(&device),
-        }
-        .map_err(to_py)?;
-        let mut registry = if only_participants {
-            Registry::empty()
-        } else {
-            Registry::builtin().clone()
-        };
-        registry.extend_from_paths(&participants).map_err(to_py)?;
+        let clf = Classifier::open(model.as_deref(), &candle_core::Device::Cpu).map_err(to_py)?;
+        let registry = Registry::for_run(&participants, only_participants).map_err(to_py)?;
         Ok(PyClassifier {
             inner: clf.with_registry(registry),
             opts: StreamOptions {
