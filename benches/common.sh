@@ -26,3 +26,20 @@ with open(out, "w", encoding="utf-8") as f:
         f.write(json.dumps({"id": i, "text": t}, ensure_ascii=False) + "\n")
 PY
 }
+
+# mixed N FILE: N posts from train and dev, one in ten drawn from promotional or campaigning rows
+# (so about a tenth are flagged), the rest neutral, seeded, as JSONL with a row id.
+mixed() {
+  python3 - "$1" "$2" <<'PY'
+import json, random, sys
+n, out = int(sys.argv[1]), sys.argv[2]
+rows = [json.loads(l) for f in ("data/train.jsonl", "data/dev.jsonl") for l in open(f, encoding="utf-8")]
+neutral = [r["text"] for r in rows if r["label"] == "neutral"]
+flag = [r["text"] for r in rows if r["label"] != "neutral"]
+random.seed(1)
+with open(out, "w", encoding="utf-8") as f:
+    for i in range(n):
+        t = random.choice(flag) if i % 10 == 0 else random.choice(neutral)
+        f.write(json.dumps({"id": i, "text": t}, ensure_ascii=False) + "\n")
+PY
+}

@@ -6,17 +6,7 @@
 n=${1:-1000000}
 # Classify 20,000 posts once (one in ten flagged-like, with explanations), then repeat the rows
 # with accounts and dates to n rows.
-python3 - "$work/in.jsonl" <<'PY'
-import json, random, sys
-rows = [json.loads(l) for f in ("data/train.jsonl", "data/dev.jsonl") for l in open(f, encoding="utf-8")]
-neutral = [r["text"] for r in rows if r["label"] == "neutral"]
-flag = [r["text"] for r in rows if r["label"] != "neutral"]
-random.seed(1)
-with open(sys.argv[1], "w", encoding="utf-8") as f:
-    for i in range(20000):
-        t = random.choice(flag) if i % 10 == 0 else random.choice(neutral)
-        f.write(json.dumps({"id": i, "text": t}, ensure_ascii=False) + "\n")
-PY
+mixed 20000 "$work/in.jsonl"
 "$bin" classify "$work/in.jsonl" -o "$work/classified.jsonl" --explain --quiet
 python3 - "$work/classified.jsonl" "$work/big.jsonl" "$n" <<'PY'
 import json, sys

@@ -25,7 +25,9 @@ pub struct Prediction {
     pub explanation: Option<Vec<WordWeight>>,
 }
 
-/// One word of a post and how much the label's probability falls without it.
+/// One word of a post (or a registered name of several, read as one token) and its weight: how
+/// much the label's log-odds fall without it (estimated to first order by the default method; see
+/// [`crate::classify::explain`]).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct WordWeight {
     pub word: String,

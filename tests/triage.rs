@@ -184,36 +184,145 @@ fn calibrate_fits_a_temperature_into_the_config_and_keeps_every_label() {
 
 #[test]
 fn the_shipped_model_is_calibrated_past_the_label_smoothing_cap() {
-    let rows = classify_texts(
-        &["Ayo coblos nomor 2 tanggal 14 Februari, jangan golput!"],
-        &[],
+    // Label smoothing 0.1 alone caps every probability near 0.95; the fitted temperature must
+    // stretch the scale past it where the model is sure.
+    let o = run(
+        &[
+            "classify",
+            "data/test.jsonl",
+            "--participants",
+            "data/participants-corpus.csv",
+            "-q",
+        ],
+        None,
     );
-    let top = ["p_neutral", "p_promotional", "p_campaigning"]
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows = jsonl(&o.stdout);
+    let tops: Vec<f64> = rows
         .iter()
-        .map(|k| rows[0][*k].as_f64().unwrap())
-        .fold(0.0, f64::max);
-    assert!(top > 0.96, "label smoothing alone caps at 0.95: {top}");
+        .map(|r| {
+            ["p_neutral", "p_promotional", "p_campaigning"]
+                .iter()
+                .map(|k| r[*k].as_f64().unwrap())
+                .fold(0.0, f64::max)
+        })
+        .collect();
+    let past_cap = tops.iter().filter(|&&p| p > 0.96).count();
+    assert!(
+        past_cap * 2 > tops.len(),
+        "only {past_cap} of {} posts above 0.96",
+        tops.len()
+    );
+}
+
+/// The post without the first occurrence of `unit` (one word, or a name of several).
+fn without(text: &str, unit: &str) -> String {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let parts: Vec<&str> = unit.split(' ').collect();
+    let at = (0..words.len())
+        .find(|&i| words[i..].starts_with(&parts))
+        .unwrap_or_else(|| panic!("{unit:?} is not in {text:?}"));
+    let mut rest = words[..at].to_vec();
+    rest.extend_from_slice(&words[at + parts.len()..]);
+    rest.join(" ")
+}
+
+fn shipped() -> pantau::Classifier {
+    pantau::Classifier::load_dir(&model_dir(), &candle_core::Device::Cpu).unwrap()
 }
 
 #[test]
-fn removing_the_top_word_lowers_the_labels_log_odds_by_its_weight() {
-    let clf = pantau::Classifier::load_dir(&model_dir(), &candle_core::Device::Cpu).unwrap();
+fn occlusion_weights_are_the_log_odds_drop_without_the_word() {
+    use pantau::classify::explain::{log_odds, Method};
+    let clf = shipped();
     let text = "Besok pagi jangan lupa ayo coblos nomor 2 di TPS";
-    let e = clf.explain(text, 5).unwrap();
+    let e = clf
+        .explain_batch(&[text], 5, Method::Occlusion)
+        .unwrap()
+        .remove(0);
     assert_eq!(e.label, pantau::Label::Campaigning);
     assert!(!e.words.is_empty() && e.words.len() <= 5);
     assert!(e.words.windows(2).all(|w| w[0].weight >= w[1].weight));
     let top = &e.words[0];
     // Measured independently: the post without its top word.
-    let without: Vec<&str> = text.split_whitespace().filter(|w| *w != top.word).collect();
-    let p = clf.classify(&without.join(" ")).unwrap();
-    let drop = e.prediction.probability(e.label) - p.probability(e.label);
-    assert!(drop > 0.0, "{top:?}");
-    let odds_drop = pantau::classify::explain::log_odds(e.prediction.probability(e.label))
-        - pantau::classify::explain::log_odds(p.probability(e.label));
+    let p = clf.classify(&without(text, &top.word)).unwrap();
+    let odds_drop = log_odds(e.prediction.probability(e.label)) - log_odds(p.probability(e.label));
+    assert!(odds_drop > 0.0, "{top:?}");
     assert!(
         (odds_drop - top.weight).abs() < 1e-4,
         "{odds_drop} vs {top:?}"
+    );
+}
+
+#[test]
+fn removing_the_top_gradient_word_lowers_the_labels_probability() {
+    let clf = shipped();
+    for text in [
+        "Besok pagi jangan lupa ayo coblos nomor 2 di TPS",
+        "Pak Prabowo memang pemimpin tegas dan merakyat, bangga sama beliau 🇮🇩",
+        "yuk gaes tanggal 14 nanti coblos PDI Perjuangan, nomor 3 ya!",
+    ] {
+        let e = clf.explain(text, 5).unwrap();
+        assert_ne!(e.label, pantau::Label::Neutral, "{text}");
+        assert!(!e.words.is_empty() && e.words.len() <= 5, "{text}");
+        assert!(e.words.windows(2).all(|w| w[0].weight >= w[1].weight));
+        assert!(e.words.iter().all(|w| w.weight > 0.0));
+        let top = &e.words[0];
+        let p = clf.classify(&without(text, &top.word)).unwrap();
+        assert!(
+            p.probability(e.label) < e.prediction.probability(e.label),
+            "{text}: without {top:?} {} ≥ {}",
+            p.probability(e.label),
+            e.prediction.probability(e.label)
+        );
+    }
+}
+
+#[test]
+fn gradient_explanations_point_at_words_that_matter_on_most_flagged_posts() {
+    // Over the flagged posts of the test split's first 200 rows: removing the top word must lower
+    // the label's probability for nearly all of them (for 93% of all 459 flagged test posts, as
+    // measured in benches/README.md).
+    let clf = shipped();
+    let texts: Vec<String> = std::fs::read_to_string(root().join("data/test.jsonl"))
+        .unwrap()
+        .lines()
+        .take(200)
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["text"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let preds = clf.classify_batch(&texts).unwrap();
+    let flagged: Vec<usize> = (0..texts.len())
+        .filter(|&i| preds[i].flag_score() >= 0.5)
+        .collect();
+    let posts: Vec<&str> = flagged.iter().map(|&i| texts[i].as_str()).collect();
+    let explained = clf
+        .explain_predicted(
+            &posts,
+            flagged.iter().map(|&i| preds[i].clone()).collect(),
+            3,
+            pantau::classify::explain::Method::Gradient,
+        )
+        .unwrap();
+    let (mut lowered, mut total) = (0, 0);
+    for (text, e) in posts.iter().zip(&explained) {
+        let Some(top) = e.words.first() else { continue };
+        let rest = without(text, &top.word);
+        if rest.trim().is_empty() {
+            continue;
+        }
+        total += 1;
+        let p = clf.classify(&rest).unwrap();
+        lowered += usize::from(p.probability(e.label) < e.prediction.probability(e.label));
+    }
+    assert!(total >= 60, "{total} flagged posts explained");
+    assert!(
+        lowered * 100 >= total * 85,
+        "removing the top word lowered the label for only {lowered} of {total}"
     );
 }
 
@@ -245,4 +354,42 @@ fn explain_prints_the_words_and_classify_explains_only_flagged_rows() {
         rows[1]["explanation"].is_null(),
         "unflagged rows are not explained"
     );
+    // Occlusion on request, in both commands; the method needs --explain.
+    let exact = classify_texts(
+        &["Ayo coblos nomor 2 tanggal 14 Februari!"],
+        &["--explain", "--explain-method", "occlusion"],
+    );
+    let exact_words = exact[0]["explanation"].as_array().unwrap();
+    assert!(!exact_words.is_empty());
+    let o = run(
+        &[
+            "explain",
+            "--json",
+            "--method",
+            "occlusion",
+            "Ayo coblos nomor 2 tanggal 14 Februari!",
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let words_of = |ws: &[serde_json::Value]| -> Vec<String> {
+        ws.iter()
+            .map(|w| w["word"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        words_of(jsonl(&o.stdout)[0]["words"].as_array().unwrap()),
+        words_of(exact_words)
+    );
+    let o = run(
+        &[
+            "classify",
+            "--explain-method",
+            "occlusion",
+            "data/sample.jsonl",
+        ],
+        None,
+    );
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--explain"), "{}", stderr(&o));
 }

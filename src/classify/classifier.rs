@@ -22,6 +22,15 @@ use crate::text::tokenizer::{TextEncoder, Windows};
 /// tokens: a long Facebook post); text past them is reported as `truncated`.
 pub const MAX_WINDOWS: usize = 8;
 
+/// One sequence's token scores for explanations ([`Classifier::token_saliency`]) and the
+/// prediction of the same pass.
+#[derive(Clone, Debug)]
+pub struct TokenSaliency {
+    /// One score per token of the sequence, special tokens included.
+    pub scores: Vec<f32>,
+    pub prediction: Prediction,
+}
+
 /// A loaded model: normalizer, tokenizer and encoder classifier on one device.
 ///
 /// ```no_run
@@ -294,25 +303,58 @@ impl Classifier {
     /// (in parallel on CPU) and returns predictions in input order.
     pub fn predict_ids<S: AsRef<[u32]> + Sync>(&self, ids: &[S]) -> Result<Vec<Prediction>> {
         let lengths: Vec<usize> = ids.iter().map(|s| s.as_ref().len()).collect();
-        let plan = plan_batches(&lengths, self.batching);
-        let run = |batch: &Vec<usize>| -> Result<Vec<(usize, Prediction)>> {
+        self.batched(&lengths, |batch| {
             let seqs: Vec<&[u32]> = batch.iter().map(|&i| ids[i].as_ref()).collect();
-            let preds = self.predict_batch(&seqs)?;
-            Ok(batch.iter().copied().zip(preds).collect())
+            self.predict_batch(&seqs)
+        })
+    }
+
+    /// Each token's presence gradient for the log-odds of `labels` (label indices), with the
+    /// prediction of the same pass: see [`EncoderClassifier::token_saliency`].
+    /// Batched and parallel like [`Classifier::predict_ids`]; scores are unpadded, in input order.
+    pub fn token_saliency(&self, seqs: &[&[u32]], labels: &[usize]) -> Result<Vec<TokenSaliency>> {
+        let lengths: Vec<usize> = seqs.iter().map(|s| s.len()).collect();
+        self.batched(&lengths, |batch| {
+            let part: Vec<&[u32]> = batch.iter().map(|&i| seqs[i]).collect();
+            let ys: Vec<usize> = batch.iter().map(|&i| labels[i]).collect();
+            let (ids, mask) = pad_batch(&part, self.encoder.pad_id(), &self.device)?;
+            let t = self.model.config().temperature as f64;
+            let (scores, logits) = self.model.token_saliency(&ids, &mask, &ys, t)?;
+            let preds = probabilities(&logits)?;
+            Ok(batch
+                .iter()
+                .zip(scores.into_iter().zip(preds))
+                .map(|(&i, (mut scores, prediction))| {
+                    scores.truncate(seqs[i].len());
+                    TokenSaliency { scores, prediction }
+                })
+                .collect())
+        })
+    }
+
+    /// Runs `run` on the token-budget batches of sequences of these lengths (in parallel on CPU):
+    /// one result per sequence of the batch, in the batch's order. Returns them in input order.
+    fn batched<T: Send>(
+        &self,
+        lengths: &[usize],
+        run: impl Fn(&[usize]) -> Result<Vec<T>> + Sync,
+    ) -> Result<Vec<T>> {
+        let plan = plan_batches(lengths, self.batching);
+        let run = |batch: &Vec<usize>| -> Result<Vec<(usize, T)>> {
+            Ok(batch.iter().copied().zip(run(batch)?).collect())
         };
-        let done: Vec<Vec<(usize, Prediction)>> =
-            if self.device.is_cpu() && self.batching.parallel_batches {
-                plan.par_iter().map(run).collect::<Result<_>>()?
-            } else {
-                plan.iter().map(run).collect::<Result<_>>()?
-            };
-        let mut out = vec![None; ids.len()];
-        for (i, p) in done.into_iter().flatten() {
-            out[i] = Some(p);
+        let done: Vec<Vec<(usize, T)>> = if self.device.is_cpu() && self.batching.parallel_batches {
+            plan.par_iter().map(run).collect::<Result<_>>()?
+        } else {
+            plan.iter().map(run).collect::<Result<_>>()?
+        };
+        let mut out: Vec<Option<T>> = (0..lengths.len()).map(|_| None).collect();
+        for (i, r) in done.into_iter().flatten() {
+            out[i] = Some(r);
         }
         Ok(out
             .into_iter()
-            .map(|p| p.expect("every index is planned once"))
+            .map(|r| r.expect("every index is planned once"))
             .collect())
     }
 

@@ -7,6 +7,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use crate::classify::classifier::Classifier;
+use crate::classify::explain::Method;
 use crate::error::{Result, EMPTY_TEXT};
 use crate::io::writer::RecordWriter;
 use crate::prediction::{Prediction, Triage};
@@ -31,6 +32,8 @@ pub struct StreamOptions {
     /// Explain flagged rows (their `explanation` column): the words that drove the label, the
     /// `explain` strongest of them. 0 explains nothing.
     pub explain: usize,
+    /// How those words are weighed.
+    pub explain_method: Method,
 }
 
 impl Default for StreamOptions {
@@ -43,6 +46,7 @@ impl Default for StreamOptions {
             triage: Triage::default(),
             flagged_only: false,
             explain: 0,
+            explain_method: Method::default(),
         }
     }
 }
@@ -148,14 +152,19 @@ where
             pred_of[i] = Some(p);
         }
         if opts.explain > 0 {
-            // Only flagged rows: an analyst reads those, and each word weighed costs a model pass.
+            // Only flagged rows: an analyst reads those, and explaining costs model passes.
             let (flagged, texts): (Vec<usize>, Vec<&str>) = (0..chunk.len())
                 .filter(|&i| pred_of[i].as_ref().is_some_and(|p| opts.triage.flagged(p)))
                 .filter_map(|i| Some((i, chunk[i].text.as_deref().ok()?)))
                 .unzip();
             let predicted: Vec<Prediction> =
                 flagged.iter().filter_map(|&i| pred_of[i].clone()).collect();
-            let explained = classifier.explain_predicted(&texts, predicted, opts.explain)?;
+            let explained = classifier.explain_predicted(
+                &texts,
+                predicted,
+                opts.explain,
+                opts.explain_method,
+            )?;
             for (&i, e) in flagged.iter().zip(explained) {
                 if let Some(p) = &mut pred_of[i] {
                     p.explanation = Some(e.words);

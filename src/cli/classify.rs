@@ -21,7 +21,7 @@ use pantau::io::{
 };
 use pantau::Triage;
 
-use crate::cli::common::{load, open_input, Common};
+use crate::cli::common::{load, open_input, Common, ExplainMethod};
 use crate::cli::out::{say, stdout};
 
 #[derive(Args)]
@@ -70,10 +70,13 @@ pub struct ClassifyArgs {
     /// rows last. Needs --output FILE.
     #[arg(long)]
     pub sort_review: bool,
-    /// Explain flagged rows: their `explanation` column lists the words that drove the label
-    /// (word occlusion), strongest first. Costs model passes on flagged rows only.
+    /// Explain flagged rows: their `explanation` column lists the words that drove the label,
+    /// strongest first, with their weight in log-odds. Costs model passes on flagged rows only.
     #[arg(long)]
     pub explain: bool,
+    /// How --explain weighs words.
+    #[arg(long, value_enum, default_value_t = ExplainMethod::Gradient, requires = "explain")]
+    pub explain_method: ExplainMethod,
     /// Exit with status 2 if any row could not be classified.
     #[arg(long)]
     pub strict: bool,
@@ -182,6 +185,10 @@ impl ClassifyArgs {
             ),
             ("flagged_only".into(), self.flagged_only.to_string()),
             ("explain".into(), self.explain.to_string()),
+            (
+                "explain_method".into(),
+                self.explain_method.as_str().to_string(),
+            ),
             ("max_row_bytes".into(), self.max_row_bytes.to_string()),
         ]))
     }
@@ -437,6 +444,7 @@ pub fn run(a: ClassifyArgs) -> Result<ExitCode> {
             triage: a.triage(),
             flagged_only: a.flagged_only,
             explain: if a.explain { 5 } else { 0 },
+            explain_method: a.explain_method.method(),
             ..StreamOptions::default()
         },
         |s, w| {

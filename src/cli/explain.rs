@@ -1,11 +1,11 @@
-//! `pantau explain`: the words that drove a post's label, by word occlusion.
+//! `pantau explain`: the words that drove a post's label, by a gradient or by word occlusion.
 
 use std::io::Write;
 
 use anyhow::Result;
 use clap::Args;
 
-use crate::cli::common::{load, Common};
+use crate::cli::common::{load, Common, ExplainMethod};
 use crate::cli::out::stdout;
 
 #[derive(Args)]
@@ -18,6 +18,9 @@ pub struct ExplainArgs {
     /// Words shown per post.
     #[arg(long, default_value_t = 5)]
     pub top: usize,
+    /// How words are weighed.
+    #[arg(long, value_enum, default_value_t = ExplainMethod::Gradient)]
+    pub method: ExplainMethod,
     /// Print JSON lines instead of text.
     #[arg(long)]
     pub json: bool,
@@ -26,7 +29,7 @@ pub struct ExplainArgs {
 pub fn run(a: ExplainArgs) -> Result<()> {
     let mut out = stdout()?;
     let clf = load(&a.common)?;
-    for e in clf.explain_batch(&a.texts, a.top.max(1))? {
+    for e in clf.explain_batch(&a.texts, a.top.max(1), a.method.method())? {
         let p = e.prediction.probability(e.label);
         if a.json {
             let row = serde_json::json!({

@@ -36,7 +36,7 @@ pub enum Command {
     Classify(classify::ClassifyArgs),
     /// Fit the model's temperature on labeled data so its probabilities are calibrated.
     Calibrate(calibrate::CalibrateArgs),
-    /// Show the words that drove a post's label (word occlusion).
+    /// Show the words that drove a post's label, with their weights.
     Explain(explain::ExplainArgs),
     /// Print a model's card: sizes, labels, metrics.
     Info(info::InfoArgs),

@@ -100,6 +100,61 @@ pub fn dropout(xs: &Tensor, p: f32, rng: &mut StdRng) -> Result<Tensor> {
     }
 }
 
+/// The input gradient of [`layer_norm`] given the output gradient `grad` (the weight and bias
+/// gradients are not wanted): what explanations' saliency pass needs.
+pub fn layer_norm_input_grad(
+    xs: &Tensor,
+    weight: &Tensor,
+    grad: &Tensor,
+    eps: f64,
+) -> Result<Tensor> {
+    if fused(xs) {
+        crate::model::kernels::grad::layer_norm_input_grad(xs, weight, grad, eps as f32)
+    } else {
+        let centered = xs.broadcast_sub(&xs.mean_keepdim(D::Minus1)?)?;
+        let rstd = (centered.sqr()?.mean_keepdim(D::Minus1)? + eps)?
+            .sqrt()?
+            .recip()?;
+        let xhat = centered.broadcast_mul(&rstd)?;
+        let g = grad.broadcast_mul(weight)?;
+        let mean_g = g.mean_keepdim(D::Minus1)?;
+        let mean_gx = (&g * &xhat)?.mean_keepdim(D::Minus1)?;
+        (g.broadcast_sub(&mean_g)? - xhat.broadcast_mul(&mean_gx)?)?.broadcast_mul(&rstd)
+    }
+}
+
+/// The gradient of the scores behind [`attention_softmax`] from its output `probs` and the
+/// output gradient `grad`: `scale · p · (g − Σ p·g)` per row.
+pub fn attention_softmax_grad(probs: &Tensor, grad: &Tensor, scale: f64) -> Result<Tensor> {
+    if fused(probs) {
+        crate::model::kernels::grad::softmax_grad(probs, grad, scale as f32)
+    } else {
+        let dot = (grad * probs)?.sum_keepdim(D::Minus1)?;
+        (grad.broadcast_sub(&dot)? * probs)? * scale
+    }
+}
+
+/// GELU (erf form): the one-pass kernel on the CPU, candle's op elsewhere.
+pub fn gelu(xs: &Tensor) -> Result<Tensor> {
+    if fused(xs) {
+        crate::model::kernels::grad::gelu(xs)
+    } else {
+        xs.gelu_erf()
+    }
+}
+
+/// `grad · gelu'(u)`, the erf form's derivative Φ(u) + u·φ(u).
+pub fn gelu_grad(u: &Tensor, grad: &Tensor) -> Result<Tensor> {
+    if fused(u) {
+        crate::model::kernels::grad::gelu_grad(u, grad)
+    } else {
+        let cdf = (((u * std::f64::consts::FRAC_1_SQRT_2)?.erf()? + 1.0)? * 0.5)?;
+        // 1 / √(2π)
+        let pdf = ((u.sqr()? * -0.5)?.exp()? * 0.398_942_280_401_432_7)?;
+        grad * (cdf + (u * pdf)?)?
+    }
+}
+
 fn layer_norm_ops(xs: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) -> Result<Tensor> {
     let mean = xs.mean_keepdim(D::Minus1)?;
     let centered = xs.broadcast_sub(&mean)?;
@@ -310,35 +365,7 @@ impl CustomOp2 for Softmax {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let scores = f32_slice(s1, l1, "attention scores")?;
-        let bias = f32_slice(s2, l2, "attention bias")?;
-        let Ok((b, _, _, t)) = l1.shape().dims4() else {
-            bail!("attention scores must be (B, H, T, T), got {:?}", l1.dims());
-        };
-        if bias.len() != b * t || t == 0 {
-            bail!("attention bias of {} for {b} sequences of {t}", bias.len());
-        }
-        let rows_per_seq = scores.len() / (b * t);
-        let mut out = vec![0f32; scores.len()];
-        for (r, (x, o)) in scores
-            .chunks_exact(t)
-            .zip(out.chunks_exact_mut(t))
-            .enumerate()
-        {
-            let bias = &bias[r / rows_per_seq * t..][..t];
-            let mut max = f32::NEG_INFINITY;
-            for i in 0..t {
-                o[i] = x[i] * self.scale + bias[i];
-                max = max.max(o[i]);
-            }
-            let mut sum = 0f32;
-            for v in o.iter_mut() {
-                *v = (*v - max).exp();
-                sum += *v;
-            }
-            o.iter_mut().for_each(|v| *v /= sum);
-        }
-        Ok((CpuStorage::F32(out), l1.shape().clone()))
+        crate::model::kernels::grad::attention_probs(s1, l1, s2, l2, self.scale)
     }
 
     fn bwd(
@@ -348,50 +375,12 @@ impl CustomOp2 for Softmax {
         res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let op = SoftmaxGrad { scale: self.scale };
-        Ok((Some(res.apply_op2_no_bwd(&grad.contiguous()?, &op)?), None))
-    }
-}
-
-/// `dx = scale · y · (g − Σ y·g)` per row, from the softmax output `y` and its gradient `g`.
-struct SoftmaxGrad {
-    scale: f32,
-}
-
-impl CustomOp2 for SoftmaxGrad {
-    fn name(&self) -> &'static str {
-        "pantau-train-softmax-grad"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let y = f32_slice(s1, l1, "softmax output")?;
-        let g = f32_slice(s2, l2, "softmax gradient")?;
-        if g.len() != y.len() {
-            bail!(
-                "softmax gradient: {} values for {} outputs",
-                g.len(),
-                y.len()
-            );
-        }
-        let d = last_dim(l1).max(1);
-        let mut out = vec![0f32; y.len()];
-        for ((yr, gr), o) in y
-            .chunks_exact(d)
-            .zip(g.chunks_exact(d))
-            .zip(out.chunks_exact_mut(d))
-        {
-            let dot: f32 = yr.iter().zip(gr).map(|(a, b)| a * b).sum();
-            for i in 0..d {
-                o[i] = self.scale * yr[i] * (gr[i] - dot);
-            }
-        }
-        Ok((CpuStorage::F32(out), l1.shape().clone()))
+        Ok((
+            Some(crate::model::kernels::grad::softmax_grad(
+                res, grad, self.scale,
+            )?),
+            None,
+        ))
     }
 }
 

@@ -30,10 +30,10 @@ fn dropout(xs: &Tensor, p: f32, rng: &mut TrainRng) -> Result<Tensor> {
 
 /// Layer normalization: the fused kernel at inference, differentiable ops in training.
 #[derive(Clone)]
-struct LayerNorm {
-    weight: Tensor,
-    bias: Tensor,
-    eps: f64,
+pub(crate) struct LayerNorm {
+    pub(crate) weight: Tensor,
+    pub(crate) bias: Tensor,
+    pub(crate) eps: f64,
 }
 
 impl LayerNorm {
@@ -67,7 +67,7 @@ impl LayerNorm {
     }
 }
 
-struct Embeddings {
+pub(crate) struct Embeddings {
     word: Embedding,
     position: Embedding,
 }
@@ -85,7 +85,7 @@ impl Embeddings {
     }
 
     /// `(B, T)` ids → `(B, T, d)`.
-    fn forward(&self, input_ids: &Tensor) -> Result<Tensor> {
+    pub(crate) fn forward(&self, input_ids: &Tensor) -> Result<Tensor> {
         let (b, t) = input_ids.dims2()?;
         // Positions looked up per token, not broadcast over the batch: the gradient of a broadcast
         // is a slow strided reduction in candle.
@@ -99,11 +99,11 @@ impl Embeddings {
     }
 }
 
-struct SelfAttention {
-    qkv: Linear,
-    out: Linear,
-    num_heads: usize,
-    head_dim: usize,
+pub(crate) struct SelfAttention {
+    pub(crate) qkv: Linear,
+    pub(crate) out: Linear,
+    pub(crate) num_heads: usize,
+    pub(crate) head_dim: usize,
 }
 
 impl SelfAttention {
@@ -138,9 +138,9 @@ impl SelfAttention {
     }
 }
 
-struct FeedForward {
-    up: Linear,
-    down: Linear,
+pub(crate) struct FeedForward {
+    pub(crate) up: Linear,
+    pub(crate) down: Linear,
 }
 
 impl FeedForward {
@@ -158,11 +158,11 @@ impl FeedForward {
     }
 }
 
-struct EncoderLayer {
-    attn_norm: LayerNorm,
-    attn: SelfAttention,
-    ffn_norm: LayerNorm,
-    ffn: FeedForward,
+pub(crate) struct EncoderLayer {
+    pub(crate) attn_norm: LayerNorm,
+    pub(crate) attn: SelfAttention,
+    pub(crate) ffn_norm: LayerNorm,
+    pub(crate) ffn: FeedForward,
     dropout: f32,
 }
 
@@ -189,14 +189,25 @@ impl EncoderLayer {
 }
 
 /// An encoder layer frozen for CPU inference: the same weights, run through [`crate::model::kernels`].
-struct FusedLayer {
+pub(crate) struct FusedLayer {
     attn_norm: LayerNorm,
-    qkv: Dense,
-    out: Dense,
+    pub(crate) qkv: Dense,
+    pub(crate) out: Dense,
     num_heads: usize,
     ffn_norm: LayerNorm,
-    up: Dense,
-    down: Dense,
+    pub(crate) up: Dense,
+    pub(crate) down: Dense,
+    /// The same layers transposed (`dy·W`, no bias): the input gradients of explanations'
+    /// saliency pass ([`crate::model::saliency`]).
+    pub(crate) back: [Dense; 4],
+}
+
+/// `dy ↦ dy·W` for a linear layer `x·Wᵀ + b`, as a frozen dense layer.
+fn transposed(l: &Linear) -> Result<Dense> {
+    Ok(Dense::new(&Linear::new(
+        l.weight().t()?.contiguous()?,
+        None,
+    ))?)
 }
 
 impl FusedLayer {
@@ -209,6 +220,12 @@ impl FusedLayer {
             ffn_norm: layer.ffn_norm.clone(),
             up: Dense::new(&layer.ffn.up)?,
             down: Dense::new(&layer.ffn.down)?,
+            back: [
+                transposed(&layer.attn.qkv)?,
+                transposed(&layer.attn.out)?,
+                transposed(&layer.ffn.up)?,
+                transposed(&layer.ffn.down)?,
+            ],
         })
     }
 
@@ -227,14 +244,14 @@ impl FusedLayer {
 
 /// The classifier: embeddings → pre-LN encoder layers → final norm → masked mean pooling → linear head.
 pub struct EncoderClassifier {
-    embeddings: Embeddings,
-    layers: Vec<EncoderLayer>,
-    final_norm: LayerNorm,
-    classifier: Linear,
+    pub(crate) embeddings: Embeddings,
+    pub(crate) layers: Vec<EncoderLayer>,
+    pub(crate) final_norm: LayerNorm,
+    pub(crate) classifier: Linear,
     dropout: f32,
-    config: Config,
+    pub(crate) config: Config,
     /// Set by [`EncoderClassifier::for_inference`] on the CPU.
-    fused: Option<Vec<FusedLayer>>,
+    pub(crate) fused: Option<Vec<FusedLayer>>,
 }
 
 impl EncoderClassifier {

@@ -4,7 +4,8 @@
 //!
 //! Two kinds of hand-written CPU ops back the forward pass: [`kernels`], fused inference kernels
 //! split by kind (dense, norm, attention, pooling, the SIMD loops), and `autograd`, the
-//! differentiable fused ops the training path runs.
+//! differentiable fused ops the training path runs. `saliency` is the gradient × input pass behind
+//! explanations, its backward written by hand for the input only.
 
 pub(crate) mod autograd;
 pub mod builtin;
@@ -13,6 +14,7 @@ pub mod encoder;
 #[doc(hidden)]
 pub mod kernels;
 pub mod load;
+mod saliency;
 pub mod tensors;
 
 pub use config::{Config, MODEL_TYPE};

@@ -1,7 +1,9 @@
 //! Text before the model: [`normalize`] cleans a post, [`participants`] marks registered election
 //! participants, [`vocab`] learns a WordPiece vocabulary from
-//! cleaned posts, and [`tokenizer`] turns cleaned text into token ids.
+//! cleaned posts, and [`tokenizer`] turns cleaned text into token ids. [`align`] maps tokens back to
+//! the post's words for explanations.
 
+pub mod align;
 pub mod normalize;
 pub mod participants;
 pub mod tokenizer;

@@ -115,6 +115,13 @@ pub fn prepare(text: &str, registry: &Registry, version: u32) -> Marked {
     }
 }
 
+/// One mention replaced by its role token: its bytes in the normalized and in the marked text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Replacement {
+    pub normalized: std::ops::Range<usize>,
+    pub marked: std::ops::Range<usize>,
+}
+
 /// A set of participants and an index of their aliases.
 #[derive(Debug, Clone, Default)]
 pub struct Registry {
@@ -333,12 +340,20 @@ impl Registry {
 
     /// Finds the registered mentions in already-normalized text and replaces each by its role token.
     pub fn mark(&self, normalized: &str) -> Marked {
+        self.mark_spans(normalized).0
+    }
+
+    /// [`Registry::mark`], with where each replacement happened: `(normalized, marked)` byte
+    /// ranges, in order (explanations map the model's tokens back to the post's words with them).
+    pub fn mark_spans(&self, normalized: &str) -> (Marked, Vec<Replacement>) {
         let words = word_spans(normalized);
+        let mut replaced = Vec::new();
         if self.by_first.is_empty() || words.is_empty() {
-            return Marked {
+            let marked = Marked {
                 text: normalized.to_string(),
                 participants: Vec::new(),
             };
+            return (marked, replaced);
         }
         let mut text = String::with_capacity(normalized.len());
         let mut participants: Vec<usize> = Vec::new();
@@ -352,7 +367,12 @@ impl Registry {
             let start = words[i + alias.span.0].0;
             let end = words[i + alias.span.1 - 1].1;
             text.push_str(&normalized[copied..start]);
+            let at = text.len();
             text.push_str(self.participants[alias.participant].kind.token());
+            replaced.push(Replacement {
+                normalized: start..end,
+                marked: at..text.len(),
+            });
             copied = end;
             if !participants.contains(&alias.participant) {
                 participants.push(alias.participant);
@@ -360,7 +380,7 @@ impl Registry {
             i += alias.span.1;
         }
         text.push_str(&normalized[copied..]);
-        Marked { text, participants }
+        (Marked { text, participants }, replaced)
     }
 
     /// The names of the participants mentioned in already-normalized text.

@@ -122,6 +122,25 @@ impl TextEncoder {
     /// each (special tokens included), consecutive windows overlapping by a quarter window or 32
     /// tokens. `truncated` says whether text past the last window was left unread.
     pub fn encode_windows(&self, normalized: &str, max_windows: usize) -> Result<Windows> {
+        Ok(self.windows(normalized, max_windows, false)?.0)
+    }
+
+    /// [`TextEncoder::encode_windows`] with each token's byte range in `normalized` (`None` for
+    /// the special tokens), window by window.
+    pub fn encode_windows_with_offsets(
+        &self,
+        normalized: &str,
+        max_windows: usize,
+    ) -> Result<(Windows, TokenOffsets)> {
+        self.windows(normalized, max_windows, true)
+    }
+
+    fn windows(
+        &self,
+        normalized: &str,
+        max_windows: usize,
+        offsets: bool,
+    ) -> Result<(Windows, TokenOffsets)> {
         let max_windows = max_windows.max(1);
         // Normalized text never needs more than a few characters per token; cutting long inputs
         // first keeps a 1 MB post from costing a 1 MB tokenization. The cut only drops text far
@@ -131,18 +150,33 @@ impl TextEncoder {
             Some((i, _)) => (&normalized[..i], true),
             None => (normalized, false),
         };
-        let enc = self
-            .inner
-            .encode_fast(text, true)
-            .map_err(|e| Error::Tokenizer(e.to_string()))?;
-        let mut ids = vec![enc.get_ids().to_vec()];
-        ids.extend(enc.get_overflowing().iter().map(|o| o.get_ids().to_vec()));
-        let truncated = cut || ids.len() > max_windows;
-        ids.truncate(max_windows);
-        for w in &mut ids {
-            w.truncate(self.max_len);
+        // Offsets cost time, so only explanations ask for them.
+        let enc = if offsets {
+            self.inner.encode(text, true)
+        } else {
+            self.inner.encode_fast(text, true)
         }
-        Ok(Windows { ids, truncated })
+        .map_err(|e| Error::Tokenizer(e.to_string()))?;
+        let mut parts = vec![&enc];
+        parts.extend(enc.get_overflowing().iter());
+        let truncated = cut || parts.len() > max_windows;
+        parts.truncate(max_windows);
+        let mut ids = Vec::with_capacity(parts.len());
+        let mut spans = Vec::new();
+        for part in parts {
+            let n = part.get_ids().len().min(self.max_len);
+            ids.push(part.get_ids()[..n].to_vec());
+            if offsets {
+                spans.push(
+                    part.get_offsets()[..n]
+                        .iter()
+                        .zip(part.get_special_tokens_mask())
+                        .map(|(&o, &special)| (special == 0).then_some(o))
+                        .collect(),
+                );
+            }
+        }
+        Ok((Windows { ids, truncated }, spans))
     }
 
     /// Vocabulary size including added tokens: the model's embedding table must be at least this big.
@@ -220,6 +254,9 @@ impl TextEncoder {
             .map_err(|e| Error::Tokenizer(format!("{}: {e}", path.display())))
     }
 }
+
+/// Each window's tokens' byte ranges in the text they were cut from (`None` for special tokens).
+pub type TokenOffsets = Vec<Vec<Option<(usize, usize)>>>;
 
 /// A post's token ids, window by window.
 #[derive(Clone, Debug, PartialEq)]

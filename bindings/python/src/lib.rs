@@ -9,6 +9,7 @@ use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+use pantau::classify::explain::Method;
 use pantau::classify::{classify_texts, StreamOptions};
 use pantau::text::participants::Registry;
 use pantau::{Classifier, Label, Triage};
@@ -47,7 +48,7 @@ struct PyClassifier {
 #[pymethods]
 impl PyClassifier {
     #[new]
-    #[pyo3(signature = (model=None, participants=Vec::new(), only_participants=false, flag_threshold=0.5, review_band=(0.3, 0.7), explain=0))]
+    #[pyo3(signature = (model=None, participants=Vec::new(), only_participants=false, flag_threshold=0.5, review_band=(0.3, 0.7), explain=0, explain_method="gradient"))]
     fn new(
         model: Option<String>,
         participants: Vec<PathBuf>,
@@ -55,7 +56,17 @@ impl PyClassifier {
         flag_threshold: f32,
         review_band: (f32, f32),
         explain: usize,
+        explain_method: &str,
     ) -> PyResult<Self> {
+        let explain_method = match explain_method {
+            "gradient" => Method::Gradient,
+            "occlusion" => Method::Occlusion,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "explain_method: {other:?} is not \"gradient\" or \"occlusion\""
+                )))
+            }
+        };
         let triage = Triage {
             flag_threshold: probability("flag_threshold", flag_threshold)?,
             review_low: probability("review_band", review_band.0)?,
@@ -74,6 +85,7 @@ impl PyClassifier {
             opts: StreamOptions {
                 triage,
                 explain,
+                explain_method,
                 ..StreamOptions::default()
             },
         })

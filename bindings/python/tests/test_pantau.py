@@ -114,3 +114,31 @@ def test_pandas_series_and_arrow_arrays_come_back_as_their_own_kind(clf):
     table = clf.classify(pa.array(texts))
     assert table.num_rows == 3 and table.column_names == list(pantau.COLUMNS)
     assert table.column("label").to_pylist() == [r["label"] for r in clf.classify(texts)]
+
+
+@pytest.mark.parametrize("method", ["gradient", "occlusion"])
+def test_explanations_match_the_cli(method):
+    if not CLI.exists():
+        pytest.skip(f"no CLI binary at {CLI}: build it with cargo build --release")
+    texts = ["Ayo coblos nomor 2 tanggal 14 Februari!", "Selamat pagi warga",
+             "Pak Prabowo memang pemimpin tegas dan merakyat, bangga sama beliau"]
+    rows = pantau.Classifier(explain=5, explain_method=method).classify(texts)
+    stdin = "".join(json.dumps({"text": t}) + "\n" for t in texts).encode()
+    out = cli("classify", "--format", "jsonl", "--explain", "--explain-method", method, "-q",
+              stdin=stdin)
+    assert out.returncode == 0, out.stderr.decode()
+    want = [json.loads(line) for line in out.stdout.decode().splitlines()]
+    for g, w in zip(rows, want):
+        if w["explanation"] is None:
+            assert g["explanation"] is None
+            continue
+        # (word, weight) pairs here, {"word", "weight"} objects in the CLI's JSON.
+        assert [x[0] for x in g["explanation"]] == [x["word"] for x in w["explanation"]]
+        for (_, weight), y in zip(g["explanation"], w["explanation"]):
+            assert abs(weight - y["weight"]) <= 5e-7 + 1e-6 * abs(y["weight"])
+    assert rows[0]["explanation"], "a flagged post is explained"
+
+
+def test_an_unknown_explain_method_is_a_value_error():
+    with pytest.raises(ValueError, match="explain_method"):
+        pantau.Classifier(explain=3, explain_method="shap")

@@ -16,13 +16,14 @@
 //! and are compiled twice, for the baseline target and for AVX2+FMA, picked at run time.
 //!
 //! By kind: [`dense`] layers (on the AVX-512 matmul of `gemm` where available), [`norm`],
-//! [`attention`], [`pool`]; `simd` holds the slice loops they run, [`storage`] the checks that
+//! [`attention`], [`pool`], and `grad`, the steps of the saliency pass behind explanations; `simd` holds the slice loops they run, [`storage`] the checks that
 //! hand candle's storage to them as slices. The differentiable ops of training are in
 //! `model::autograd`.
 
 pub mod attention;
 pub mod dense;
 mod gemm;
+pub(crate) mod grad;
 pub mod norm;
 pub mod pool;
 mod simd;

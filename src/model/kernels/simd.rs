@@ -143,6 +143,90 @@ pub(super) fn gelu_inline(xs: &mut [f32]) {
 }
 
 dispatch! {
+    /// `x = gelu(x)`.
+    fn gelu(xs: &mut [f32]) {
+        gelu_inline(xs);
+    }
+}
+
+dispatch! {
+    /// `g = g · gelu'(u)`, the erf form's derivative Φ(u) + u·φ(u).
+    fn gelu_grad(u: &[f32], g: &mut [f32]) {
+        // 1 / √(2π)
+        const INV_SQRT_2PI: f32 = 0.398_942_3;
+        for (g, &u) in g.iter_mut().zip(u) {
+            let cdf = 0.5 * (1.0 + erf(u * std::f32::consts::FRAC_1_SQRT_2));
+            *g *= cdf + u * INV_SQRT_2PI * exp(-0.5 * u * u);
+        }
+    }
+}
+
+dispatch! {
+    /// LayerNorm's input gradient `dx` for rows `xs` and output gradient `g` (weight `w`):
+    /// rstd · (ĝ − mean ĝ − x̂ · mean(ĝ·x̂)) with ĝ = g·w.
+    fn layer_norm_input_grad(xs: &[f32], w: &[f32], g: &[f32], eps: f32, dx: &mut [f32]) {
+        let d = w.len();
+        for ((x, gr), o) in xs.chunks_exact(d).zip(g.chunks_exact(d)).zip(dx.chunks_exact_mut(d)) {
+            let mean = sum(x) / d as f32;
+            let mut var = 0f32;
+            for v in x {
+                var += (v - mean) * (v - mean);
+            }
+            let rstd = 1.0 / (var / d as f32 + eps).sqrt();
+            let (mut a, mut c) = (0f32, 0f32);
+            for i in 0..d {
+                let gw = gr[i] * w[i];
+                a += gw;
+                c += gw * (x[i] - mean) * rstd;
+            }
+            let (a, c) = (a / d as f32, c / d as f32);
+            for i in 0..d {
+                let xhat = (x[i] - mean) * rstd;
+                o[i] = rstd * (gr[i] * w[i] - a - xhat * c);
+            }
+        }
+    }
+}
+
+dispatch! {
+    /// Attention weights `softmax(scores · scale + bias)` per row of `t`, `bias` one row of `t`
+    /// per sequence of `rows_per_seq` rows.
+    fn softmax_rows(scores: &[f32], bias: &[f32], scale: f32, t: usize, rows_per_seq: usize, out: &mut [f32]) {
+        for (r, (x, o)) in scores.chunks_exact(t).zip(out.chunks_exact_mut(t)).enumerate() {
+            let bias = &bias[r / rows_per_seq * t..][..t];
+            for i in 0..t {
+                o[i] = x[i] * scale + bias[i];
+            }
+            let top = max(o);
+            for v in o.iter_mut() {
+                // `exp` clamps at e^-87; padding (a -1e9 bias) must get no weight at all.
+                let e = exp(*v - top);
+                *v = if *v - top < -87.0 { 0.0 } else { e };
+            }
+            let inv = 1.0 / sum(o);
+            for v in o.iter_mut() {
+                *v *= inv;
+            }
+        }
+    }
+}
+
+dispatch! {
+    /// Softmax's input gradient per row of `d`: `scale · y · (g − Σ y·g)`.
+    fn softmax_grad(y: &[f32], g: &[f32], scale: f32, d: usize, out: &mut [f32]) {
+        for ((yr, gr), o) in y.chunks_exact(d).zip(g.chunks_exact(d)).zip(out.chunks_exact_mut(d)) {
+            let mut dot = 0f32;
+            for (a, b) in yr.iter().zip(gr) {
+                dot += a * b;
+            }
+            for i in 0..d {
+                o[i] = scale * yr[i] * (gr[i] - dot);
+            }
+        }
+    }
+}
+
+dispatch! {
     /// `x = gelu(x + bias)`.
     fn bias_gelu(xs: &mut [f32], bias: &[f32]) {
         for row in xs.chunks_exact_mut(bias.len()) {

@@ -59,7 +59,9 @@ class Classifier:
         only_participants: use only ``participants``, not the shipped registry.
         flag_threshold: a post is flagged when p_promotional + p_campaigning reaches this.
         review_band: (low, high) flag scores marked for review.
-        explain: explain flagged posts with this many words (0: none); costs a model pass per word.
+        explain: explain flagged posts with this many words (0: none).
+        explain_method: ``"gradient"`` (first-order, one backward pass per flagged post) or
+            ``"occlusion"`` (exact, a model pass per word), as the CLI's ``--explain-method``.
 
     Raises ValueError (a bad model, participant file or setting) or OSError (a file that cannot
     be read), with the command line's message. Safe to share between threads: the GIL is released
@@ -67,9 +69,10 @@ class Classifier:
     """
 
     def __init__(self, model=None, *, participants=(), only_participants=False,
-                 flag_threshold=0.5, review_band=(0.3, 0.7), explain=0):
+                 flag_threshold=0.5, review_band=(0.3, 0.7), explain=0,
+                 explain_method="gradient"):
         self._core = _Core(model, [str(p) for p in participants], only_participants,
-                           flag_threshold, tuple(review_band), explain)
+                           flag_threshold, tuple(review_band), explain, explain_method)
 
     @property
     def model(self):

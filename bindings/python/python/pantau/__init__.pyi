@@ -15,6 +15,7 @@ class Classifier:
         flag_threshold: float = 0.5,
         review_band: Tuple[float, float] = (0.3, 0.7),
         explain: int = 0,
+        explain_method: str = "gradient",
     ) -> None: ...
     @property
     def model(self) -> str: ...
