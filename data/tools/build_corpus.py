@@ -15,8 +15,10 @@ Steps (all deterministic for a given --seed):
  4. stratified split by (label, kind), whole clusters assigned to a single split:
     rows of the files in FROZEN_FILES are split 70/15/15 train/dev/test exactly
     as when the test split was frozen; rows of later files go to train or dev
-    only (70:15), and one that is a near-duplicate of a frozen dev/test row is
-    dropped, so the test split never changes as the corpus grows;
+    only (70:15), in generations split one after another (w17-w26 together, then
+    each later file on its own) so that a new file never moves an earlier row
+    between train and dev; a row that is a near-duplicate of an earlier dev/test
+    row is dropped, so neither held-out split changes as the corpus grows;
  5. add template rows from generate.py to TRAIN ONLY (at most --gen-ratio of
     the final train size), dropping generated rows that are exact duplicates of
     any row or near-duplicates (Jaccard >= 0.5) of any dev/test row;
@@ -60,6 +62,17 @@ START, END = "<!-- counts:start -->", "<!-- counts:end -->"
 # across corpus versions and nobody can re-draw the test set until the model happens to pass it.
 FROZEN_FILES = frozenset(f"w{i}.jsonl" for i in range(1, 17))
 GROWTH_RATIOS = {"train": 0.70, "dev": 0.15}
+# Later rows are split in generations, each on its own, so that adding a file never moves a row of an
+# earlier file between train and dev (which would leak rows a model trained on into its dev set):
+# w17-w26 (corpus v3 and v4) together, as they were split then, and every later file by itself.
+V4_FILES = frozenset(f"w{i}.jsonl" for i in range(17, 27))
+
+
+def generation(file: str) -> str:
+    """The split generation of a raw file (see V4_FILES)."""
+    if file in FROZEN_FILES:
+        return "frozen"
+    return "v4" if file in V4_FILES else file
 
 # ---------------------------------------------------------------------------
 # Normalization
@@ -319,7 +332,7 @@ def main() -> int:
     ap.add_argument("--out-dir", type=Path, default=DATA)
     ap.add_argument("--readme", type=Path, default=DATA / "README.md")
     ap.add_argument("--seed", type=int, default=20240214)
-    ap.add_argument("--gen-ratio", type=float, default=0.40,
+    ap.add_argument("--gen-ratio", type=float, default=0.20,
                     help="max share of generated rows in the final train split (0 disables)")
     ap.add_argument("--gen-seed", type=int, default=2024)
     ap.add_argument("--no-readme", action="store_true")
@@ -376,30 +389,40 @@ def main() -> int:
         print("  mixed-label cluster: " + "; ".join(f"{rows[i]['_file']}:{rows[i]['_line']}={rows[i]['label']}"
                                                       for i in c[:6]))
 
-    # split: the frozen rows exactly as before (clusters among themselves only), then the later rows
+    # split: the frozen rows exactly as before (clusters among themselves only), then each later
+    # generation in file order, its clusters taken among the rows up to its own
     frozen_clusters = cluster(n_frozen, [(i, j, x) for i, j, x in pairs if j < n_frozen])
     idx = split_clusters(rows[:n_frozen], frozen_clusters, a.seed)
     split_of = {i: s for s in SPLITS for i in idx[s]}
-    later: list[list[int]] = []
     n_held_close = 0
-    for c in clusters:
-        new_rows = [i for i in c if i >= n_frozen]
-        if not new_rows:
-            continue
-        old_splits = {split_of[i] for i in c if i < n_frozen}
-        if old_splits - {"train"}:
-            n_held_close += len(new_rows)  # would leak into (or out of) a frozen dev/test cluster
-            for i in new_rows:
-                print(f"  dropped {rows[i]['_file']}:{rows[i]['_line']}: near-duplicate of a frozen dev/test row")
-        elif old_splits:
-            idx["train"].extend(new_rows)
-        else:
-            later.append(c)
-    grown = split_clusters(rows, later, a.seed + 2, GROWTH_RATIOS)
-    for s in SPLITS:
-        idx[s].extend(grown[s])
+    start = n_frozen
+    for g, gen in enumerate(dict.fromkeys(generation(r["_file"]) for r in rows[n_frozen:])):
+        end = start
+        while end < len(rows) and generation(rows[end]["_file"]) == gen:
+            end += 1
+        later: list[list[int]] = []
+        for c in cluster(end, [(i, j, x) for i, j, x in pairs if j < end]):
+            new_rows = [i for i in c if i >= start]
+            if not new_rows:
+                continue
+            old_splits = {split_of[i] for i in c if i < start}
+            if old_splits - {"train"}:
+                n_held_close += len(new_rows)  # would leak into (or out of) an earlier dev/test cluster
+                for i in new_rows:
+                    print(f"  dropped {rows[i]['_file']}:{rows[i]['_line']}: near-duplicate of an earlier dev/test row")
+            elif old_splits:
+                idx["train"].extend(new_rows)
+                split_of.update((i, "train") for i in new_rows)
+            else:
+                later.append(c)
+        # v4 keeps the seed it was split with; each later file gets its own
+        grown = split_clusters(rows, later, a.seed + 2 + g, GROWTH_RATIOS)
+        for s in SPLITS:
+            idx[s].extend(grown[s])
+            split_of.update((i, s) for i in grown[s])
+        start = end
     print(f"frozen rows: {n_frozen}; later rows: {len(rows) - n_frozen} "
-          f"({n_held_close} dropped as near-duplicates of frozen dev/test rows)")
+          f"({n_held_close} dropped as near-duplicates of earlier dev/test rows)")
     out = {s: [rows[i] for i in sorted(idx[s])] for s in SPLITS}
 
     # generated rows (train only)
