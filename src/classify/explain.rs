@@ -80,8 +80,8 @@ impl Classifier {
         }
     }
 
-    /// Presence gradients summed over each word's tokens. A long post is explained in the window whose
-    /// verdict it took (the most flagged one, as in [`Classifier::predict_windows`]).
+    /// Presence gradients summed over each word's tokens. A long post is explained in the window
+    /// whose verdict it took (the most flagged one, as in [`Classifier::predict_windows`]).
     fn explain_gradient<S: AsRef<str> + Sync>(
         &self,
         texts: &[S],
