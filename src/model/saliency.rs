@@ -25,8 +25,8 @@ fn norm(x: &Tensor, ln: &LayerNorm) -> Result<Tensor> {
     Ok(layer_norm(x, &ln.weight, &ln.bias, ln.eps)?)
 }
 
-/// The input gradient of `residual + f(norm(x))` given `df` (the gradient at `norm(x)`) and the
-/// gradient `dy` that reaches the output directly.
+/// The input gradient of `x + f(norm(x))` given `dnorm` (the gradient at `norm(x)`) and the
+/// gradient `dy` that reaches the output through the residual.
 fn norm_backward(dy: &Tensor, x: &Tensor, dnorm: &Tensor, ln: &LayerNorm) -> Result<Tensor> {
     Ok((dy + layer_norm_input_grad(x, &ln.weight, dnorm, ln.eps)?)?)
 }
