@@ -26,13 +26,14 @@ use crate::text::align::{align, Aligned};
 /// weighed word costs one more model pass).
 pub const MAX_OCCLUDED: usize = 48;
 
-/// How explanations weigh words (see the module docs).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// How explanations weigh words (see the module docs); `--explain-method` on the command line.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Method {
-    /// Presence gradient: one forward and one backward pass per post.
+    /// First-order estimate from one forward and one backward pass per post (fast enough for
+    /// bulk runs).
     #[default]
     Gradient,
-    /// Word occlusion: one model pass per word, exact.
+    /// Remove each word and classify again: exact, one model pass per word.
     Occlusion,
 }
 
@@ -101,43 +102,38 @@ impl Classifier {
                 )
             })
             .collect::<Result<_>>()?;
+        // Every window of every post in one batch; post p's windows start at first[p].
         let mut seqs: Vec<&[u32]> = Vec::new();
         let mut labels: Vec<usize> = Vec::new();
-        let mut owner: Vec<(usize, usize)> = Vec::new();
-        for (p, (a, pred)) in aligned.iter().zip(&predicted).enumerate() {
-            for (w, ids) in a.windows.ids.iter().enumerate() {
+        let mut first: Vec<usize> = Vec::with_capacity(texts.len());
+        for (a, pred) in aligned.iter().zip(&predicted) {
+            first.push(seqs.len());
+            for ids in &a.windows.ids {
                 seqs.push(ids);
                 labels.push(pred.label.index());
-                owner.push((p, w));
             }
         }
         let scored = self.token_saliency(&seqs, &labels)?;
-        // Per post: the most flagged window and its token scores.
-        let mut best: Vec<Option<(f32, usize)>> = vec![None; texts.len()];
-        for (&(p, w), s) in owner.iter().zip(&scored) {
-            let score = s.prediction.flag_score();
-            if best[p].is_none_or(|(s, _)| score > s) {
-                best[p] = Some((score, w));
-            }
-        }
-        let mut first_window = Vec::with_capacity(texts.len());
-        let mut at = 0;
-        for a in &aligned {
-            first_window.push(at);
-            at += a.windows.ids.len();
-        }
         Ok(predicted
             .into_iter()
             .enumerate()
             .map(|(p, prediction)| {
                 let a = &aligned[p];
+                let own = &scored[first[p]..first[p] + a.windows.ids.len()];
+                // The most flagged window (the first of equals).
+                let w = (0..own.len())
+                    .rev()
+                    .max_by(|&i, &j| {
+                        own[i]
+                            .prediction
+                            .flag_score()
+                            .total_cmp(&own[j].prediction.flag_score())
+                    })
+                    .expect("a post has a window");
                 let mut weights = vec![0f32; a.units.len()];
-                if let Some((_, w)) = best[p] {
-                    let scores = &scored[first_window[p] + w].scores;
-                    for (unit, s) in a.token_units[w].iter().zip(scores) {
-                        if let Some(u) = unit {
-                            weights[*u] += s;
-                        }
+                for (unit, s) in a.token_units[w].iter().zip(&own[w].scores) {
+                    if let Some(u) = unit {
+                        weights[*u] += s;
                     }
                 }
                 let words = a

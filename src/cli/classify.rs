@@ -11,6 +11,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use pantau::classify::explain::Method;
 use pantau::classify::{classify_stream, StreamOptions};
 use pantau::io::sort_for_review;
 use pantau::io::{
@@ -21,7 +22,7 @@ use pantau::io::{
 };
 use pantau::Triage;
 
-use crate::cli::common::{load, open_input, Common, ExplainMethod};
+use crate::cli::common::{load, open_input, Common};
 use crate::cli::out::{say, stdout};
 
 #[derive(Args)]
@@ -75,8 +76,8 @@ pub struct ClassifyArgs {
     #[arg(long)]
     pub explain: bool,
     /// How --explain weighs words.
-    #[arg(long, value_enum, default_value_t = ExplainMethod::Gradient, requires = "explain")]
-    pub explain_method: ExplainMethod,
+    #[arg(long, value_enum, default_value_t = Method::Gradient, requires = "explain")]
+    pub explain_method: Method,
     /// Exit with status 2 if any row could not be classified.
     #[arg(long)]
     pub strict: bool,
@@ -187,7 +188,7 @@ impl ClassifyArgs {
             ("explain".into(), self.explain.to_string()),
             (
                 "explain_method".into(),
-                self.explain_method.as_str().to_string(),
+                format!("{:?}", self.explain_method).to_lowercase(),
             ),
             ("max_row_bytes".into(), self.max_row_bytes.to_string()),
         ]))
@@ -444,7 +445,7 @@ pub fn run(a: ClassifyArgs) -> Result<ExitCode> {
             triage: a.triage(),
             flagged_only: a.flagged_only,
             explain: if a.explain { 5 } else { 0 },
-            explain_method: a.explain_method.method(),
+            explain_method: a.explain_method,
             ..StreamOptions::default()
         },
         |s, w| {

@@ -3,9 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use clap::{Args, ValueEnum};
+use clap::Args;
 
-use pantau::classify::explain::Method;
 use pantau::text::participants::Registry;
 use pantau::{parse_device, Classifier};
 
@@ -23,33 +22,6 @@ pub struct Common {
     pub threads: Option<usize>,
     #[command(flatten)]
     pub participants: ParticipantArgs,
-}
-
-/// How explanations weigh words (`--explain-method`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
-pub enum ExplainMethod {
-    /// First-order estimate from one forward and one backward pass per post (fast enough for
-    /// bulk runs).
-    #[default]
-    Gradient,
-    /// Remove each word and classify again: exact, one model pass per word.
-    Occlusion,
-}
-
-impl ExplainMethod {
-    pub fn method(self) -> Method {
-        match self {
-            ExplainMethod::Gradient => Method::Gradient,
-            ExplainMethod::Occlusion => Method::Occlusion,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ExplainMethod::Gradient => "gradient",
-            ExplainMethod::Occlusion => "occlusion",
-        }
-    }
 }
 
 /// Who is running: the shipped registry, extended or replaced by an analyst's files.

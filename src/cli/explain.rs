@@ -5,7 +5,9 @@ use std::io::Write;
 use anyhow::Result;
 use clap::Args;
 
-use crate::cli::common::{load, Common, ExplainMethod};
+use pantau::classify::explain::Method;
+
+use crate::cli::common::{load, Common};
 use crate::cli::out::stdout;
 
 #[derive(Args)]
@@ -19,8 +21,8 @@ pub struct ExplainArgs {
     #[arg(long, default_value_t = 5)]
     pub top: usize,
     /// How words are weighed.
-    #[arg(long, value_enum, default_value_t = ExplainMethod::Gradient)]
-    pub method: ExplainMethod,
+    #[arg(long, value_enum, default_value_t = Method::Gradient)]
+    pub method: Method,
     /// Print JSON lines instead of text.
     #[arg(long)]
     pub json: bool,
@@ -29,7 +31,7 @@ pub struct ExplainArgs {
 pub fn run(a: ExplainArgs) -> Result<()> {
     let mut out = stdout()?;
     let clf = load(&a.common)?;
-    for e in clf.explain_batch(&a.texts, a.top.max(1), a.method.method())? {
+    for e in clf.explain_batch(&a.texts, a.top.max(1), a.method)? {
         let p = e.prediction.probability(e.label);
         if a.json {
             let row = serde_json::json!({

@@ -111,11 +111,7 @@ pub fn layer_norm_input_grad(
     if fused(xs) {
         crate::model::kernels::grad::layer_norm_input_grad(xs, weight, grad, eps as f32)
     } else {
-        let centered = xs.broadcast_sub(&xs.mean_keepdim(D::Minus1)?)?;
-        let rstd = (centered.sqr()?.mean_keepdim(D::Minus1)? + eps)?
-            .sqrt()?
-            .recip()?;
-        let xhat = centered.broadcast_mul(&rstd)?;
+        let (xhat, rstd) = normalized_ops(xs, eps)?;
         let g = grad.broadcast_mul(weight)?;
         let mean_g = g.mean_keepdim(D::Minus1)?;
         let mean_gx = (&g * &xhat)?.mean_keepdim(D::Minus1)?;
@@ -155,11 +151,17 @@ pub fn gelu_grad(u: &Tensor, grad: &Tensor) -> Result<Tensor> {
     }
 }
 
+/// Rows normalized to mean 0 and variance 1, and 1/σ per row, with composable ops.
+fn normalized_ops(xs: &Tensor, eps: f64) -> Result<(Tensor, Tensor)> {
+    let centered = xs.broadcast_sub(&xs.mean_keepdim(D::Minus1)?)?;
+    let rstd = (centered.sqr()?.mean_keepdim(D::Minus1)? + eps)?
+        .sqrt()?
+        .recip()?;
+    Ok((centered.broadcast_mul(&rstd)?, rstd))
+}
+
 fn layer_norm_ops(xs: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) -> Result<Tensor> {
-    let mean = xs.mean_keepdim(D::Minus1)?;
-    let centered = xs.broadcast_sub(&mean)?;
-    let var = centered.sqr()?.mean_keepdim(D::Minus1)?;
-    let normed = centered.broadcast_div(&(var + eps)?.sqrt()?)?;
+    let (normed, _) = normalized_ops(xs, eps)?;
     normed.broadcast_mul(weight)?.broadcast_add(bias)
 }
 

@@ -8,7 +8,7 @@ use std::ops::Range;
 
 use crate::error::Result;
 use crate::text::normalize::normalize_as;
-use crate::text::participants::{Registry, Replacement, MARKING_VERSION};
+use crate::text::participants::{mark_as, Registry, Replacement};
 use crate::text::tokenizer::{TextEncoder, Windows};
 
 /// A post tokenized as the model reads it, with each token's unit of the post.
@@ -43,13 +43,8 @@ pub fn align(
         normalized.push_str(&n);
         ranges.push(start..normalized.len());
     }
-    let (marked, replaced) = if version >= MARKING_VERSION {
-        let (m, r) = registry.mark_spans(&normalized);
-        (m.text, r)
-    } else {
-        (normalized.clone(), Vec::new())
-    };
-    let (windows, offsets) = encoder.encode_windows_with_offsets(&marked, max_windows)?;
+    let (marked, replaced) = mark_as(&normalized, registry, version);
+    let (windows, offsets) = encoder.encode_windows_with_offsets(&marked.text, max_windows)?;
     // Each token's first and last word.
     let spans: Vec<Vec<Option<(usize, usize)>>> = offsets
         .iter()

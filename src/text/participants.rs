@@ -103,15 +103,22 @@ pub struct Marked {
 /// ([`normalize_as`]), with the registered mentions replaced by role tokens from [`MARKING_VERSION`]
 /// on, and the participants mentioned.
 pub fn prepare(text: &str, registry: &Registry, version: u32) -> Marked {
-    let normalized = normalize_as(text, version);
-    let marked = registry.mark(&normalized);
+    mark_as(&normalize_as(text, version), registry, version).0
+}
+
+/// The marking step of [`prepare`] on already-normalized text, with where each replacement
+/// happened: none before [`MARKING_VERSION`], whose models read names as they are (the
+/// participants are still found).
+pub fn mark_as(normalized: &str, registry: &Registry, version: u32) -> (Marked, Vec<Replacement>) {
+    let (marked, replaced) = registry.mark_spans(normalized);
     if version >= MARKING_VERSION {
-        marked
+        (marked, replaced)
     } else {
-        Marked {
-            text: normalized,
+        let kept = Marked {
+            text: normalized.to_string(),
             participants: marked.participants,
-        }
+        };
+        (kept, Vec::new())
     }
 }
 
