@@ -327,6 +327,65 @@ fn gradient_explanations_point_at_words_that_matter_on_most_flagged_posts() {
 }
 
 #[test]
+fn bulk_explanations_come_from_the_classifying_pass_and_change_no_prediction() {
+    // The bulk path (`classify --explain`) weighs flagged posts from the pass that classified
+    // them: its predictions must be those of plain classification, bit for bit, and its words
+    // those of a separate explanation pass. A long post checks the verdict window's bookkeeping.
+    let clf = shipped();
+    let mut texts: Vec<String> = std::fs::read_to_string(root().join("data/test.jsonl"))
+        .unwrap()
+        .lines()
+        .take(120)
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["text"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    texts.push(long_post().0);
+    let windows: Vec<_> = texts
+        .iter()
+        .map(|t| clf.encode_windows(&clf.prepare(t).text).unwrap())
+        .collect();
+    let flagged = |p: &pantau::Prediction| p.flag_score() >= 0.5;
+    let bulk = clf.predict_explained(&texts, &windows, flagged, 3).unwrap();
+    let plain = clf.predict_windows(&windows).unwrap();
+    let picked: Vec<usize> = (0..texts.len()).filter(|&i| flagged(&plain[i])).collect();
+    assert!(picked.len() >= 30 && picked.contains(&(texts.len() - 1)));
+    let posts: Vec<&str> = picked.iter().map(|&i| texts[i].as_str()).collect();
+    let separate = clf
+        .explain_predicted(
+            &posts,
+            picked.iter().map(|&i| plain[i].clone()).collect(),
+            3,
+            pantau::classify::explain::Method::Gradient,
+        )
+        .unwrap();
+    for (i, (b, p)) in bulk.iter().zip(&plain).enumerate() {
+        let mut b = b.clone();
+        let words = b.explanation.take();
+        assert_eq!(&b, p, "row {i}: the prediction changed");
+        assert_eq!(
+            words.is_some(),
+            flagged(p),
+            "row {i}: explained iff flagged"
+        );
+    }
+    for (&i, e) in picked.iter().zip(&separate) {
+        let got = bulk[i].explanation.as_ref().unwrap();
+        assert_eq!(got.len(), e.words.len(), "row {i}");
+        for (g, w) in got.iter().zip(&e.words) {
+            assert_eq!(g.word, w.word, "row {i}");
+            assert!(
+                (g.weight - w.weight).abs() < 1e-3,
+                "row {i}: {g:?} vs {w:?}"
+            );
+        }
+    }
+}
+
+#[test]
 fn explain_prints_the_words_and_classify_explains_only_flagged_rows() {
     let o = run(
         &[

@@ -31,6 +31,13 @@ pub struct TokenSaliency {
     pub prediction: Prediction,
 }
 
+/// The token scores of the window a post took its verdict from
+/// ([`Classifier::predict_windows_saliency`]).
+pub(crate) struct WindowScores {
+    pub(crate) window: usize,
+    pub(crate) scores: Vec<f32>,
+}
+
 /// A loaded model: normalizer, tokenizer and encoder classifier on one device.
 ///
 /// ```no_run
@@ -287,14 +294,69 @@ impl Classifier {
                 let n = w.ids.len().max(1);
                 let own = &preds[at..at + n];
                 at += n;
-                let mut best = own
-                    .iter()
-                    .max_by(|a, b| a.flag_score().total_cmp(&b.flag_score()))
-                    .expect("a post has a window")
-                    .clone();
+                let mut best = own[best_window(own)].clone();
                 best.windows = n as u32;
                 best.truncated = w.truncated;
                 best
+            })
+            .collect())
+    }
+
+    /// [`Classifier::predict_windows`] from passes that also weigh tokens: for each post whose
+    /// prediction `explain` picks, the presence-gradient scores of the window it took its verdict
+    /// from ([`EncoderClassifier::saliency`]), with that window's index. The scores come from the
+    /// pass that classified the post (only the backward pass is added), and on the CPU the
+    /// predictions are bit for bit those of `predict_windows`.
+    pub(crate) fn predict_windows_saliency<W: std::borrow::Borrow<Windows>>(
+        &self,
+        posts: &[W],
+        explain: impl Fn(&Prediction) -> bool + Sync,
+    ) -> Result<Vec<(Prediction, Option<WindowScores>)>> {
+        let flat: Vec<&[u32]> = posts
+            .iter()
+            .flat_map(|w| w.borrow().ids.iter().map(Vec::as_slice))
+            .collect();
+        let lengths: Vec<usize> = flat.iter().map(|s| s.len()).collect();
+        let t = self.model.config().temperature;
+        let mut scored = self.batched(&lengths, |batch| {
+            let seqs: Vec<&[u32]> = batch.iter().map(|&i| flat[i]).collect();
+            let (ids, mask) = pad_batch(&seqs, self.encoder.pad_id(), &self.device)?;
+            let pass = self.model.forward_saved(&ids, &mask)?;
+            let preds = self.calibrated(&pass.logits)?;
+            // A flagged post's verdict window is flagged itself, so weighing every picked window
+            // covers it (a long post may have a few more picked windows than it needs).
+            let picked: Vec<usize> = (0..preds.len()).filter(|&j| explain(&preds[j])).collect();
+            let mut scores: Vec<Option<Vec<f32>>> = vec![None; preds.len()];
+            if !picked.is_empty() {
+                let labels: Vec<usize> = picked.iter().map(|&j| preds[j].label.index()).collect();
+                let weighed = self
+                    .model
+                    .saliency(&pass.select(&picked)?, &labels, t as f64)?;
+                for (&j, mut s) in picked.iter().zip(weighed) {
+                    s.truncate(seqs[j].len());
+                    scores[j] = Some(s);
+                }
+            }
+            Ok(preds.into_iter().zip(scores).collect())
+        })?;
+        let mut at = 0;
+        Ok(posts
+            .iter()
+            .map(|w| {
+                let w = w.borrow();
+                let n = w.ids.len().max(1);
+                let own = &mut scored[at..at + n];
+                at += n;
+                let preds: Vec<Prediction> = own.iter().map(|(p, _)| p.clone()).collect();
+                let b = best_window(&preds);
+                let mut best = preds[b].clone();
+                best.windows = n as u32;
+                best.truncated = w.truncated;
+                let scores = own[b]
+                    .1
+                    .take()
+                    .map(|scores| WindowScores { window: b, scores });
+                (best, scores)
             })
             .collect())
     }
@@ -364,12 +426,24 @@ impl Classifier {
             return Ok(Vec::new());
         }
         let (ids, mask) = pad_batch(seqs, self.encoder.pad_id(), &self.device)?;
-        let logits = self.model.forward(&ids, &mask, None)?;
+        self.calibrated(&self.model.forward(&ids, &mask, None)?)
+    }
+
+    /// Predictions from raw logits, through the model's temperature.
+    fn calibrated(&self, logits: &candle_core::Tensor) -> Result<Vec<Prediction>> {
         let t = self.model.config().temperature;
         if t == 1.0 {
-            probabilities(&logits)
+            probabilities(logits)
         } else {
             probabilities(&(logits / t as f64)?)
         }
     }
+}
+
+/// The window a post takes its verdict from: its most flagged (highest p_promotional +
+/// p_campaigning), the last of equals.
+pub(crate) fn best_window(own: &[Prediction]) -> usize {
+    (0..own.len())
+        .max_by(|&a, &b| own[a].flag_score().total_cmp(&own[b].flag_score()))
+        .expect("a post has a window")
 }

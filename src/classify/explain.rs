@@ -4,9 +4,10 @@
 //! - **gradient** (the default): one forward and one backward pass per post
 //!   ([`crate::model::EncoderClassifier::token_saliency`]). A word's weight is the gradient of the
 //!   label's log-odds with respect to its tokens' presence: the first-order estimate of how much
-//!   the log-odds would fall without the word. Cheap enough for every flagged row of a bulk run;
-//!   on the flagged posts of `data/test.jsonl`, removing its top word lowers the label's
-//!   probability for 93% of posts (`benches/README.md`).
+//!   the log-odds would fall without the word. In a bulk run ([`Classifier::predict_explained`])
+//!   the forward pass is the one that classified the post, so a flagged row costs one backward
+//!   pass more: cheap enough for every flagged row. On the flagged posts of `data/test.jsonl`,
+//!   removing its top word lowers the label's probability for 91% of posts (`benches/README.md`).
 //! - **occlusion**: each word is removed in turn and the post classified again; a word's weight is
 //!   how much the label's log-odds fall without it. Exact ("without `coblos` this post's odds of
 //!   campaigning are e^2.3 ≈ 10 times lower"), but one model pass per word.
@@ -16,11 +17,12 @@
 
 use rayon::prelude::*;
 
-use crate::classify::classifier::{Classifier, MAX_WINDOWS};
+use crate::classify::classifier::{best_window, Classifier, WindowScores, MAX_WINDOWS};
 use crate::error::Result;
 use crate::label::Label;
 use crate::prediction::{Prediction, WordWeight};
 use crate::text::align::{align, Aligned};
+use crate::text::tokenizer::Windows;
 
 /// Words of a post that are occluded at most: a long post's later words are not weighed (each
 /// weighed word costs one more model pass).
@@ -120,38 +122,74 @@ impl Classifier {
             .map(|(p, prediction)| {
                 let a = &aligned[p];
                 let own = &scored[first[p]..first[p] + a.windows.ids.len()];
-                // The most flagged window (the first of equals).
-                let w = (0..own.len())
-                    .rev()
-                    .max_by(|&i, &j| {
-                        own[i]
-                            .prediction
-                            .flag_score()
-                            .total_cmp(&own[j].prediction.flag_score())
-                    })
-                    .expect("a post has a window");
-                let mut weights = vec![0f32; a.units.len()];
-                for (unit, s) in a.token_units[w].iter().zip(&own[w].scores) {
-                    if let Some(u) = unit {
-                        weights[*u] += s;
-                    }
-                }
-                let words = a
-                    .units
-                    .iter()
-                    .zip(weights)
-                    .map(|(u, weight)| WordWeight {
-                        word: u.clone(),
-                        weight,
-                    })
-                    .collect();
+                let preds: Vec<Prediction> = own.iter().map(|s| s.prediction.clone()).collect();
+                let w = best_window(&preds);
                 Explanation {
                     label: prediction.label,
                     prediction,
-                    words: strongest(words, top),
+                    words: word_weights(a, w, &own[w].scores, top),
                 }
             })
             .collect())
+    }
+
+    /// Classifies posts given as windows ([`Classifier::predict_windows`]) and explains, by the
+    /// gradient method, those whose prediction `explain` picks (`top` words at most in their
+    /// [`Prediction::explanation`]): the bulk path, where an explained post costs one backward
+    /// pass on top of the pass that classified it. `texts` are the posts the windows were encoded
+    /// from.
+    pub fn predict_explained<S: AsRef<str> + Sync, W: std::borrow::Borrow<Windows> + Sync>(
+        &self,
+        texts: &[S],
+        windows: &[W],
+        explain: impl Fn(&Prediction) -> bool + Sync,
+        top: usize,
+    ) -> Result<Vec<Prediction>> {
+        let scored = self.predict_windows_saliency(windows, explain)?;
+        let version = self.config().normalization_version;
+        // (prediction, words, whether the post needs its own pass)
+        let weighed: Vec<(Prediction, Option<Vec<WordWeight>>, bool)> = scored
+            .into_par_iter()
+            .enumerate()
+            .map(|(i, (prediction, scores))| {
+                let Some(WindowScores { window: w, scores }) = scores else {
+                    return Ok((prediction, None, false));
+                };
+                let a = align(
+                    texts[i].as_ref(),
+                    self.registry(),
+                    version,
+                    self.encoder(),
+                    MAX_WINDOWS,
+                )?;
+                // The words are read off the tokens the scores belong to; should the word-by-word
+                // encoding ever differ from the whole post's, the post gets its own pass below.
+                if a.windows.ids.get(w) != windows[i].borrow().ids.get(w) {
+                    return Ok((prediction, None, true));
+                }
+                let words = word_weights(&a, w, &scores, top);
+                Ok((prediction, Some(words), false))
+            })
+            .collect::<Result<_>>()?;
+        let again: Vec<usize> = (0..weighed.len()).filter(|&i| weighed[i].2).collect();
+        let mut out: Vec<Prediction> = weighed
+            .into_iter()
+            .map(|(mut p, words, _)| {
+                p.explanation = words;
+                p
+            })
+            .collect();
+        if !again.is_empty() {
+            let texts: Vec<&str> = again.iter().map(|&i| texts[i].as_ref()).collect();
+            let predicted = again.iter().map(|&i| out[i].clone()).collect();
+            for (&i, e) in again
+                .iter()
+                .zip(self.explain_gradient(&texts, predicted, top)?)
+            {
+                out[i].explanation = Some(e.words);
+            }
+        }
+        Ok(out)
     }
 
     /// Word occlusion: every post without each of its first [`MAX_OCCLUDED`] words, all in one
@@ -219,6 +257,27 @@ impl Classifier {
 }
 
 /// The `top` words that raise the label's odds, strongest first.
+/// The words of `a` weighed by the token `scores` of its window `w`: each word's tokens summed,
+/// strongest first, `top` at most.
+fn word_weights(a: &Aligned, w: usize, scores: &[f32], top: usize) -> Vec<WordWeight> {
+    let mut weights = vec![0f32; a.units.len()];
+    for (unit, s) in a.token_units[w].iter().zip(scores) {
+        if let Some(u) = unit {
+            weights[*u] += s;
+        }
+    }
+    let words = a
+        .units
+        .iter()
+        .zip(weights)
+        .map(|(u, weight)| WordWeight {
+            word: u.clone(),
+            weight,
+        })
+        .collect();
+    strongest(words, top)
+}
+
 fn strongest(mut words: Vec<WordWeight>, top: usize) -> Vec<WordWeight> {
     words.retain(|w| w.weight > 0.0);
     words.sort_by(|a, b| b.weight.total_cmp(&a.weight));

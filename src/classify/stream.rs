@@ -143,7 +143,19 @@ where
             .iter()
             .map(|&i| &encoded[i].as_ref().expect("filtered").0)
             .collect();
-        let preds = classifier.predict_windows(&windows)?;
+        // Gradient explanations of flagged rows come from the pass that classifies them; occlusion
+        // re-classifies them below.
+        let one_pass = opts.explain > 0 && opts.explain_method == Method::Gradient;
+        let preds = if one_pass {
+            let texts: Vec<&str> = ok_idx
+                .iter()
+                .map(|&i| chunk[i].text.as_deref().unwrap_or_default())
+                .collect();
+            let flagged = |p: &Prediction| opts.triage.flagged(p);
+            classifier.predict_explained(&texts, &windows, flagged, opts.explain)?
+        } else {
+            classifier.predict_windows(&windows)?
+        };
         let mut pred_of: Vec<Option<Prediction>> = vec![None; chunk.len()];
         for (&i, mut p) in ok_idx.iter().zip(preds) {
             if let Ok((_, mentions)) = &encoded[i] {
@@ -151,7 +163,7 @@ where
             }
             pred_of[i] = Some(p);
         }
-        if opts.explain > 0 {
+        if opts.explain > 0 && !one_pass {
             // Only flagged rows: an analyst reads those, and explaining costs model passes.
             let (flagged, texts): (Vec<usize>, Vec<&str>) = (0..chunk.len())
                 .filter(|&i| pred_of[i].as_ref().is_some_and(|p| opts.triage.flagged(p)))

@@ -62,7 +62,7 @@ impl LayerNorm {
         )?)
     }
 
-    fn forward_fused(&self, xs: &Tensor) -> Result<Tensor> {
+    pub(crate) fn forward_fused(&self, xs: &Tensor) -> Result<Tensor> {
         Ok(layer_norm(xs, &self.weight, &self.bias, self.eps as f32)?)
     }
 }
@@ -193,13 +193,21 @@ pub(crate) struct FusedLayer {
     attn_norm: LayerNorm,
     pub(crate) qkv: Dense,
     pub(crate) out: Dense,
-    num_heads: usize,
+    pub(crate) num_heads: usize,
     ffn_norm: LayerNorm,
     pub(crate) up: Dense,
     pub(crate) down: Dense,
     /// The same layers transposed (`dy·W`, no bias): the input gradients of explanations'
     /// saliency pass ([`crate::model::saliency`]).
     pub(crate) back: [Dense; 4],
+}
+
+/// What [`FusedLayer::forward_saving`] keeps, as `(B·T, ·)` rows: the packed QKV projection, the
+/// residual stream after attention, and the feed-forward pre-activation.
+pub(crate) struct FusedSaved {
+    pub(crate) qkv: Tensor,
+    pub(crate) x2: Tensor,
+    pub(crate) up: Tensor,
 }
 
 /// `dy ↦ dy·W` for a linear layer `x·Wᵀ + b`, as a frozen dense layer.
@@ -227,6 +235,30 @@ impl FusedLayer {
                 transposed(&layer.ffn.down)?,
             ],
         })
+    }
+
+    /// [`Self::forward`], also keeping what the saliency backward needs
+    /// ([`crate::model::saliency`]). The same kernels in the same order, except that GELU runs as
+    /// its own pass over the kept pre-activation: the fused epilogue's arithmetic
+    /// (`simd::gelu_inline`) on the same values, so the output is bit for bit `forward`'s and a
+    /// bulk run explains its flagged rows from the pass that classified them.
+    pub(crate) fn forward_saving(
+        &self,
+        xs: &Tensor,
+        mask: &Tensor,
+    ) -> Result<(Tensor, FusedSaved)> {
+        let (b, t) = mask.dims2()?;
+        let h = self.attn_norm.forward_fused(xs)?;
+        let qkv = self.qkv.forward(&h, Post::None)?;
+        let ctx = attention(&qkv.reshape((b, t, ()))?, mask, self.num_heads)?;
+        let x2 = self.out.forward(&ctx, Post::Residual(xs))?;
+        let h = self.ffn_norm.forward_fused(&x2)?;
+        let up = self.up.forward(&h, Post::None)?;
+        let out = self.down.forward(
+            &crate::model::kernels::grad::gelu(&up)?,
+            Post::Residual(&x2),
+        )?;
+        Ok((out, FusedSaved { qkv, x2, up }))
     }
 
     /// `xs`: `(B·T, d)`; `mask`: `(B, T)`.

@@ -10,7 +10,7 @@
 //! model runs its linear maps, forward and transposed, through the inference dense kernels. Both
 //! paths are checked against candle's autograd on composable ops in the tests below.
 
-use candle_core::Tensor;
+use candle_core::{DType, Module, Tensor};
 
 use crate::error::Result;
 use crate::label::Label;
@@ -19,33 +19,54 @@ use crate::model::autograd::{
     linear,
 };
 use crate::model::encoder::{EncoderClassifier, EncoderLayer, FusedLayer, LayerNorm};
+use crate::model::kernels::pool::masked_mean;
 use crate::model::kernels::Post;
 
 fn norm(x: &Tensor, ln: &LayerNorm) -> Result<Tensor> {
     Ok(layer_norm(x, &ln.weight, &ln.bias, ln.eps)?)
 }
 
-/// The input gradient of `x + f(norm(x))` given `dnorm` (the gradient at `norm(x)`) and the
-/// gradient `dy` that reaches the output through the residual.
 fn norm_backward(dy: &Tensor, x: &Tensor, dnorm: &Tensor, ln: &LayerNorm) -> Result<Tensor> {
     Ok((dy + layer_norm_input_grad(x, &ln.weight, dnorm, ln.eps)?)?)
 }
 
-/// One encoder layer's saved activations, rows `(N, ·)` for the `N = B·T` tokens.
+/// What the backward pass needs of one layer's forward pass, as `(B·T, ·)` rows.
 struct LayerSaved {
-    /// The layer's input and the residual stream after attention: the two norms' inputs.
     x: Tensor,
+    /// The packed `[q | k | v]` projection.
+    qkv: Tensor,
     x2: Tensor,
-    /// Queries, keys and values `(B, H, T, hd)` and the attention weights `(B, H, T, T)`.
-    q: Tensor,
-    k: Tensor,
-    v: Tensor,
-    probs: Tensor,
-    /// The FFN's pre-activation `(N, F)`.
+    /// The feed-forward pre-activation.
     up: Tensor,
+    /// Attention weights `(B, H, T, T)`; recomputed in the backward pass where the fused
+    /// attention kernel ran (it does not keep them).
+    probs: Option<Tensor>,
 }
 
-/// The four linear maps of a layer, in `FusedLayer::back`'s order.
+/// Rows `idx` (a `(K,)` u32 tensor) of a `(B·T, ·)` tensor of `b` sequences.
+fn rows_of(x: &Tensor, b: usize, idx: &Tensor) -> Result<Tensor> {
+    let (n, d) = x.dims2()?;
+    let k = idx.dim(0)?;
+    Ok(x.reshape((b, n / b, d))?
+        .index_select(idx, 0)?
+        .reshape((k * (n / b), d))?)
+}
+
+impl LayerSaved {
+    fn select(&self, b: usize, idx: &Tensor) -> Result<LayerSaved> {
+        Ok(LayerSaved {
+            x: rows_of(&self.x, b, idx)?,
+            qkv: rows_of(&self.qkv, b, idx)?,
+            x2: rows_of(&self.x2, b, idx)?,
+            up: rows_of(&self.up, b, idx)?,
+            probs: match &self.probs {
+                Some(p) => Some(p.index_select(idx, 0)?),
+                None => None,
+            },
+        })
+    }
+}
+
 #[derive(Clone, Copy)]
 enum Map {
     Qkv = 0,
@@ -54,8 +75,6 @@ enum Map {
     Down = 3,
 }
 
-/// One encoder layer as the saliency pass runs it: through the frozen dense kernels when the
-/// model has them (CPU f32 after `for_inference`), else composable candle ops.
 struct Layer<'a> {
     ops: &'a EncoderLayer,
     fused: Option<&'a FusedLayer>,
@@ -71,26 +90,6 @@ impl Layer<'_> {
         }
     }
 
-    /// `x·Wᵀ + b`, plus `residual` when given.
-    fn forward(&self, m: Map, x: &Tensor, residual: Option<&Tensor>) -> Result<Tensor> {
-        if let Some(f) = self.fused {
-            let dense = match m {
-                Map::Qkv => &f.qkv,
-                Map::Out => &f.out,
-                Map::Up => &f.up,
-                Map::Down => &f.down,
-            };
-            let post = residual.map_or(Post::None, Post::Residual);
-            return Ok(dense.forward(x, post)?);
-        }
-        let y = linear(self.linear(m), x)?;
-        Ok(match residual {
-            Some(r) => (y + r)?,
-            None => y,
-        })
-    }
-
-    /// `dy·W`: the input gradient of `x·Wᵀ + b`.
     fn backward(&self, m: Map, dy: &Tensor) -> Result<Tensor> {
         match self.fused {
             Some(f) => Ok(f.back[m as usize].forward(dy, Post::None)?),
@@ -98,66 +97,86 @@ impl Layer<'_> {
         }
     }
 
-    /// The inference forward pass (no dropout) on `(N, d)` rows, keeping what
-    /// [`Layer::backward_input`] needs.
-    fn forward_saved(&self, x: &Tensor, bias: &Tensor, b: usize) -> Result<(Tensor, LayerSaved)> {
-        let (n, d) = x.dims2()?;
-        let t = n / b;
-        let l = self.ops;
-        let (heads, hd) = (l.attn.num_heads, l.attn.head_dim);
-        let qkv = self
-            .forward(Map::Qkv, &norm(x, &l.attn_norm)?, None)?
-            .reshape((b, t, 3, heads, hd))?
+    /// `q`, `k`, `v` as `(B, H, T, hd)` from the packed projection.
+    fn split_heads(&self, qkv: &Tensor, b: usize) -> Result<[Tensor; 3]> {
+        let (n, _) = qkv.dims2()?;
+        let a = &self.ops.attn;
+        let qkv = qkv
+            .reshape((b, n / b, 3, a.num_heads, a.head_dim))?
             .permute((2, 0, 3, 1, 4))?;
-        let q = qkv.get(0)?.contiguous()?;
-        let k = qkv.get(1)?.contiguous()?;
-        let v = qkv.get(2)?.contiguous()?;
-        let scale = 1.0 / (hd as f64).sqrt();
+        Ok([
+            qkv.get(0)?.contiguous()?,
+            qkv.get(1)?.contiguous()?,
+            qkv.get(2)?.contiguous()?,
+        ])
+    }
+
+    /// The layer's output for `x` `(B·T, d)`: on a frozen model the inference kernels' result bit
+    /// for bit ([`FusedLayer::forward_saving`]), else composable ops.
+    fn forward_saved(
+        &self,
+        x: &Tensor,
+        mask: &Tensor,
+        bias: &Tensor,
+    ) -> Result<(Tensor, LayerSaved)> {
+        let (b, _) = mask.dims2()?;
+        if let Some(f) = self.fused {
+            let (out, s) = f.forward_saving(x, mask)?;
+            let saved = LayerSaved {
+                x: x.clone(),
+                qkv: s.qkv,
+                x2: s.x2,
+                up: s.up,
+                probs: None,
+            };
+            return Ok((out, saved));
+        }
+        let (n, d) = x.dims2()?;
+        let l = self.ops;
+        let qkv = linear(&l.attn.qkv, &norm(x, &l.attn_norm)?)?;
+        let [q, k, v] = self.split_heads(&qkv, b)?;
+        let scale = 1.0 / (l.attn.head_dim as f64).sqrt();
         let probs = attention_softmax(&q.matmul(&k.t()?)?, bias, scale)?;
         let ctx = probs.matmul(&v)?.transpose(1, 2)?.reshape((n, d))?;
-        let x2 = self.forward(Map::Out, &ctx, Some(x))?;
-        let up = self.forward(Map::Up, &norm(&x2, &l.ffn_norm)?, None)?;
-        let out = self.forward(Map::Down, &gelu(&up)?, Some(&x2))?;
+        let x2 = (linear(&l.attn.out, &ctx)? + x)?;
+        let up = linear(&l.ffn.up, &norm(&x2, &l.ffn_norm)?)?;
+        let out = (linear(&l.ffn.down, &gelu(&up)?)? + &x2)?;
         let saved = LayerSaved {
             x: x.clone(),
+            qkv,
             x2,
-            q,
-            k,
-            v,
-            probs,
             up,
+            probs: Some(probs),
         };
         Ok((out, saved))
     }
 
-    /// Given the gradient `dy` with respect to the layer's output `(N, d)`: the gradient with
-    /// respect to each token's presence as an attention key `(B, T)` and, when `input`, with
-    /// respect to the layer's input. Each linear layer's backward is one matmul: no weight
-    /// gradients.
     fn backward_input(
         &self,
         dy: &Tensor,
         s: &LayerSaved,
+        bias: &Tensor,
         input: bool,
     ) -> Result<(Tensor, Option<Tensor>)> {
         let l = self.ops;
         let (n, d) = dy.dims2()?;
-        let (b, heads, t, hd) = s.q.dims4()?;
-        // out = x2 + down(gelu(up(norm(x2)))).
+        let b = bias.dim(0)?;
+        let [q, k, v] = self.split_heads(&s.qkv, b)?;
+        let (_, heads, t, hd) = q.dims4()?;
+        let scale = 1.0 / (hd as f64).sqrt();
+        let probs = match &s.probs {
+            Some(p) => p.clone(),
+            None => attention_softmax(&q.matmul(&k.t()?)?, bias, scale)?,
+        };
         let dup = gelu_grad(&s.up, &self.backward(Map::Down, dy)?)?;
         let dx2 = norm_backward(dy, &s.x2, &self.backward(Map::Up, &dup)?, &l.ffn_norm)?;
-        // x2 = x + out(attention(qkv(norm(x)))).
         let dctx = self
             .backward(Map::Out, &dx2)?
             .reshape((b, t, heads, hd))?
             .transpose(1, 2)?
             .contiguous()?;
-        let dprobs = dctx.matmul(&s.v.t()?)?;
-        let scale = 1.0 / (hd as f64).sqrt();
-        let dscores = attention_softmax_grad(&s.probs, &dprobs, scale)?;
-        // A key's presence p enters as ln p in the score bias, and d/dp = d/d(ln p) at p = 1: the
-        // bias gradient, summed over heads and queries. As a matmul with a row of ones: candle's
-        // sums over inner dimensions are strided loops.
+        let dprobs = dctx.matmul(&v.t()?)?;
+        let dscores = attention_softmax_grad(&probs, &dprobs, scale)?;
         let ones = Tensor::ones((b, 1, heads * t), dscores.dtype(), dscores.device())?;
         let presence = (ones
             .matmul(&dscores.reshape((b, heads * t, t))?)?
@@ -166,9 +185,9 @@ impl Layer<'_> {
         if !input {
             return Ok((presence, None));
         }
-        let dv = s.probs.t()?.matmul(&dctx)?;
-        let dq = dscores.matmul(&s.k)?;
-        let dk = dscores.t()?.matmul(&s.q)?;
+        let dv = probs.t()?.matmul(&dctx)?;
+        let dq = dscores.matmul(&k)?;
+        let dk = dscores.t()?.matmul(&q)?;
         let dqkv = Tensor::stack(&[dq, dk, dv], 0)?
             .permute((1, 3, 0, 2, 4))?
             .reshape((n, 3 * d))?;
@@ -177,9 +196,6 @@ impl Layer<'_> {
     }
 }
 
-/// The gradient of `ln(p_y / (1 − p_y))` with respect to the logits `z` (already divided by the
-/// temperature `t`, which the chain rule adds back): 1 for `y`, minus the softmax over the other
-/// labels for the rest, all over `t`.
 fn log_odds_grad(logits: &[Vec<f32>], labels: &[usize], t: f32) -> Vec<f32> {
     let n = Label::ALL.len();
     let mut out = vec![0f32; logits.len() * n];
@@ -207,12 +223,136 @@ fn log_odds_grad(logits: &[Vec<f32>], labels: &[usize], t: f32) -> Vec<f32> {
     out
 }
 
+/// One batch's forward pass with what the saliency backward needs: a bulk run classifies from
+/// its logits and then weighs the tokens of only the rows it explains ([`SavedPass::select`]),
+/// so an explained row costs one backward pass and no second forward pass.
+pub struct SavedPass {
+    /// Logits `(B, 3)` before the temperature; on a frozen (CPU) model bit for bit those of
+    /// [`EncoderClassifier::forward`].
+    pub logits: Tensor,
+    layers: Vec<LayerSaved>,
+    /// The final norm's input, `(B·T, d)`.
+    last: Tensor,
+    /// The encoder's output, `(B, T, d)`.
+    hidden: Tensor,
+    /// `(B, d)`.
+    pooled: Tensor,
+    /// `(B, T)` f32.
+    mask: Tensor,
+}
+
+impl SavedPass {
+    /// The pass restricted to batch rows `rows`, in that order.
+    pub fn select(&self, rows: &[usize]) -> Result<SavedPass> {
+        let (b, _) = self.mask.dims2()?;
+        let idx: Vec<u32> = rows.iter().map(|&r| r as u32).collect();
+        let idx = Tensor::from_vec(idx, rows.len(), self.mask.device())?;
+        Ok(SavedPass {
+            logits: self.logits.index_select(&idx, 0)?,
+            layers: self
+                .layers
+                .iter()
+                .map(|l| l.select(b, &idx))
+                .collect::<Result<_>>()?,
+            last: rows_of(&self.last, b, &idx)?,
+            hidden: self.hidden.index_select(&idx, 0)?,
+            pooled: self.pooled.index_select(&idx, 0)?,
+            mask: self.mask.index_select(&idx, 0)?,
+        })
+    }
+}
+
 impl EncoderClassifier {
-    /// The gradient of the log-odds of `labels[i]`, ln(p / (1 − p)) with the logits divided by
-    /// `temperature`, with respect to each token's presence (see the module docs): to first
-    /// order, how much that log-odds falls when the token is removed. One forward and one
-    /// backward pass for the whole batch. Returns the `(B, T)` scores (0 on padding) and the
-    /// tempered logits `(B, 3)` of the same pass.
+    /// The forward pass of [`Self::token_saliency`], kept for [`Self::saliency`]: `input_ids`
+    /// `(B, T)`, `mask` `(B, T)` as for [`Self::forward`].
+    pub fn forward_saved(&self, input_ids: &Tensor, mask: &Tensor) -> Result<SavedPass> {
+        let (b, t) = input_ids.dims2()?;
+        let d = self.config.hidden_size;
+        let mask = mask.to_dtype(DType::F32)?.contiguous()?;
+        let bias = ((mask.ones_like()? - &mask)? * -1e9)?.reshape((b, 1, 1, t))?;
+        let mut xs = self.embeddings.forward(input_ids)?.reshape((b * t, d))?;
+        let mut layers = Vec::with_capacity(self.layers.len());
+        for layer in self.layer_views() {
+            let (next, s) = layer.forward_saved(&xs, &mask, &bias)?;
+            layers.push(s);
+            xs = next;
+        }
+        let (hidden, pooled, logits) = if self.fused.is_some() {
+            // As `forward_fused` does it, so the logits are the same.
+            let hidden = self.final_norm.forward_fused(&xs)?.reshape((b, t, d))?;
+            let pooled = masked_mean(&hidden, &mask)?;
+            let logits = self.classifier.forward(&pooled)?;
+            (hidden, pooled, logits)
+        } else {
+            let hidden = norm(&xs, &self.final_norm)?.reshape((b, t, d))?;
+            let m = mask.unsqueeze(1)?;
+            let pooled = m
+                .matmul(&hidden)?
+                .squeeze(1)?
+                .broadcast_div(&m.sum_keepdim(2)?.squeeze(1)?)?;
+            let logits = linear(&self.classifier, &pooled)?;
+            (hidden, pooled, logits)
+        };
+        Ok(SavedPass {
+            logits,
+            layers,
+            last: xs,
+            hidden,
+            pooled,
+            mask,
+        })
+    }
+
+    /// Each token's presence gradient for the log-odds of `labels` (one label index per row of
+    /// `pass`) at `temperature`: `(B, T)` scores, 0 for padding.
+    pub fn saliency(
+        &self,
+        pass: &SavedPass,
+        labels: &[usize],
+        temperature: f64,
+    ) -> Result<Vec<Vec<f32>>> {
+        let (b, t) = pass.mask.dims2()?;
+        let d = self.config.hidden_size;
+        let mask = &pass.mask;
+        let bias = ((mask.ones_like()? - mask)? * -1e9)?.reshape((b, 1, 1, t))?;
+        let m = mask.unsqueeze(1)?; // (B, 1, T)
+        let count = m.sum_keepdim(2)?.squeeze(1)?; // (B, 1)
+        let logits = (&pass.logits / temperature)?.to_vec2::<f32>()?;
+        let dlogits = log_odds_grad(&logits, labels, temperature as f32);
+        let dlogits = Tensor::from_vec(dlogits, (b, Label::ALL.len()), mask.device())?;
+        let dpooled = dlogits
+            .matmul(self.classifier.weight())?
+            .broadcast_div(&count)?;
+        let mut presence = pass
+            .hidden
+            .broadcast_sub(&pass.pooled.unsqueeze(1)?)?
+            .broadcast_mul(&dpooled.unsqueeze(1)?)?
+            .sum(2)?;
+        let dhidden = m
+            .transpose(1, 2)?
+            .matmul(&dpooled.unsqueeze(1)?)?
+            .reshape((b * t, d))?;
+        let mut dx = layer_norm_input_grad(
+            &pass.last,
+            &self.final_norm.weight,
+            &dhidden,
+            self.final_norm.eps,
+        )?;
+        let views = self.layer_views();
+        for (i, (layer, s)) in views.iter().zip(&pass.layers).enumerate().rev() {
+            // The first layer's input gradient would only reach the embeddings.
+            let (p, below) = layer.backward_input(&dx, s, &bias, i > 0)?;
+            presence = (presence + p)?;
+            if let Some(below) = below {
+                dx = below;
+            }
+        }
+        Ok(presence.broadcast_mul(mask)?.to_vec2::<f32>()?)
+    }
+
+    /// The gradient of each label's log-odds (`labels`, one per row) with respect to each token's
+    /// presence, and the temperature-scaled logits `(B, 3)` of the same pass: one forward and one
+    /// backward pass.
     pub fn token_saliency(
         &self,
         input_ids: &Tensor,
@@ -220,58 +360,20 @@ impl EncoderClassifier {
         labels: &[usize],
         temperature: f64,
     ) -> Result<(Vec<Vec<f32>>, Tensor)> {
-        let (b, t) = input_ids.dims2()?;
-        let d = self.config.hidden_size;
-        let bias = ((mask.ones_like()? - mask)? * -1e9)?.reshape((b, 1, 1, t))?;
-        let mut xs = self.embeddings.forward(input_ids)?.reshape((b * t, d))?;
-        let layers: Vec<Layer> = self
-            .layers
+        let pass = self.forward_saved(input_ids, mask)?;
+        let scores = self.saliency(&pass, labels, temperature)?;
+        Ok((scores, (pass.logits / temperature)?))
+    }
+
+    fn layer_views(&self) -> Vec<Layer<'_>> {
+        self.layers
             .iter()
             .enumerate()
             .map(|(i, ops)| Layer {
                 ops,
                 fused: self.fused.as_ref().map(|f| &f[i]),
             })
-            .collect();
-        let mut saved = Vec::with_capacity(layers.len());
-        for layer in &layers {
-            let (next, s) = layer.forward_saved(&xs, &bias, b)?;
-            saved.push(s);
-            xs = next;
-        }
-        let hidden = norm(&xs, &self.final_norm)?.reshape((b, t, d))?;
-        let m = mask.unsqueeze(1)?; // (B, 1, T)
-        let count = m.sum_keepdim(2)?.squeeze(1)?; // (B, 1)
-        let pooled = m.matmul(&hidden)?.squeeze(1)?.broadcast_div(&count)?;
-        let logits = (linear(&self.classifier, &pooled)? / temperature)?;
-
-        let dlogits = log_odds_grad(&logits.to_vec2::<f32>()?, labels, temperature as f32);
-        let dlogits = Tensor::from_vec(dlogits, (b, Label::ALL.len()), input_ids.device())?;
-        let dpooled = dlogits
-            .matmul(self.classifier.weight())?
-            .broadcast_div(&count)?;
-        // Pooling with presences p: Σ p_j h_j / Σ p_j, so d pooled / d p_j = (h_j − pooled) / count.
-        let mut presence = hidden
-            .broadcast_sub(&pooled.unsqueeze(1)?)?
-            .broadcast_mul(&dpooled.unsqueeze(1)?)?
-            .sum(2)?;
-        // Pooling spreads the pooled gradient over the real tokens.
-        let dhidden = m
-            .transpose(1, 2)?
-            .matmul(&dpooled.unsqueeze(1)?)?
-            .reshape((b * t, d))?;
-        let mut dx =
-            layer_norm_input_grad(&xs, &self.final_norm.weight, &dhidden, self.final_norm.eps)?;
-        for (i, (layer, s)) in layers.iter().zip(&saved).enumerate().rev() {
-            // The first layer's input gradient would only reach the embeddings.
-            let (p, below) = layer.backward_input(&dx, s, i > 0)?;
-            presence = (presence + p)?;
-            if let Some(below) = below {
-                dx = below;
-            }
-        }
-        let scores = presence.broadcast_mul(mask)?;
-        Ok((scores.to_vec2::<f32>()?, logits))
+            .collect()
     }
 }
 
@@ -431,6 +533,22 @@ mod tests {
         let m = m.for_inference().unwrap();
         assert!(m.fused.is_some());
         let frozen = m.token_saliency(&ids, &mask, &labels, 0.7).unwrap();
+        // A bulk run classifies from the saved pass: the same logits as inference, bit for bit.
+        let pass = m.forward_saved(&ids, &mask).unwrap();
+        let plain = m.forward(&ids, &mask, None).unwrap();
+        assert_eq!(
+            pass.logits.to_vec2::<f32>().unwrap(),
+            plain.to_vec2::<f32>().unwrap()
+        );
+        // Weighing a subset of the rows gives those rows' scores.
+        let some = m
+            .saliency(&pass.select(&[3, 1]).unwrap(), &[labels[3], labels[1]], 0.7)
+            .unwrap();
+        for (got, want) in some.iter().zip([&frozen.0[3], &frozen.0[1]]) {
+            for (x, y) in got.iter().zip(want) {
+                assert!((x - y).abs() <= 1e-5 * scale, "subset: {x} vs {y}");
+            }
+        }
         for (path, (fast, logits)) in [("ops", unfrozen), ("fused", frozen)] {
             let diff = (logits - &want).unwrap().abs().unwrap().max_all().unwrap();
             assert!(diff.to_scalar::<f32>().unwrap() < 1e-4, "{path}: logits");
