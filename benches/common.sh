@@ -7,11 +7,13 @@ bin=target/release/pantau
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# timed CMD...: runs CMD, leaving its wall seconds in $secs and peak RSS (MB) in $rss_mb.
+# timed CMD...: runs CMD, leaving its wall seconds in $secs, its CPU seconds (user + system, which
+# a busy shared machine disturbs less than wall time) in $cpu and peak RSS (MB) in $rss_mb.
 timed() {
-  /usr/bin/time -f '%e %M' -o "$work/time" "$@"
-  local kb
-  read -r secs kb < "$work/time"
+  /usr/bin/time -f '%e %M %U %S' -o "$work/time" "$@"
+  local kb user sys
+  read -r secs kb user sys < "$work/time"
+  cpu=$(echo "$user + $sys" | bc -l)
   rss_mb=$(echo "$kb / 1024" | bc -l)
 }
 

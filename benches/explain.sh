@@ -15,10 +15,15 @@ for r in $(seq "$rounds"); do
     esac
     timed "$bin" classify "$work/in.jsonl" -o "$work/out.jsonl" --quiet "${args[@]}"
     flagged=$(grep -c '"flagged":true' "$work/out.jsonl")
-    printf 'round %s  %-10s %6.2f s  %6.0f rows/s  (%s flagged)\n' "$r" "$run" "$secs" \
-      "$(echo "20000 / $secs" | bc -l)" "$flagged"
+    printf 'round %s  %-10s %6.2f s  %6.0f rows/s  cpu %6.2f s  (%s flagged)\n' "$r" "$run" \
+      "$secs" "$(echo "20000 / $secs" | bc -l)" "$cpu" "$flagged"
+    echo "$run $secs $cpu" >> "$work/times"
   done
 done
+# Totals over the rounds, and each run against plain classification.
+awk '{ wall[$1] += $2; cpu[$1] += $3 }
+     END { for (r in wall) printf "total %-10s wall %7.2f s (%.2fx)  cpu %7.2f s (%.2fx)\n",
+           r, wall[r], wall[r] / wall["plain"], cpu[r], cpu[r] / cpu["plain"] }' "$work/times" | sort
 
 # Fidelity on the flagged posts of data/test.jsonl: how often removing each method's top word
 # lowers the label's probability, the mean fall in log-odds, and how often the two methods agree.

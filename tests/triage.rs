@@ -281,7 +281,7 @@ fn removing_the_top_gradient_word_lowers_the_labels_probability() {
 #[test]
 fn gradient_explanations_point_at_words_that_matter_on_most_flagged_posts() {
     // Over the flagged posts of the test split's first 200 rows: removing the top word must lower
-    // the label's probability for nearly all of them (for 93% of all 459 flagged test posts, as
+    // the label's probability for nearly all of them (for 93% of the 467 flagged test posts, as
     // measured in benches/README.md).
     let clf = shipped();
     let texts: Vec<String> = std::fs::read_to_string(root().join("data/test.jsonl"))
