@@ -7,7 +7,9 @@
 //! The backward pass is hand-written because candle's autograd also computes the gradient of every
 //! weight (each `matmul` backward does both sides) and keeps a graph node per op: through it one
 //! gradient cost 5.4 forward passes per post on `data/test.jsonl`, this one about 2.5. A frozen
-//! model runs its linear maps, forward and transposed, through the inference dense kernels. Both
+//! model runs its linear maps, forward and transposed, through the inference dense kernels, and
+//! its forward pass ([`EncoderClassifier::forward_saved`]) is the inference pass itself, so a bulk
+//! run weighs the posts it flagged without running them again ([`SavedPass::select`]). Both
 //! paths are checked against candle's autograd on composable ops in the tests below.
 
 use candle_core::{DType, Module, Tensor};
