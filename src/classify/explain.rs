@@ -256,7 +256,6 @@ impl Classifier {
     }
 }
 
-/// The `top` words that raise the label's odds, strongest first.
 /// The words of `a` weighed by the token `scores` of its window `w`: each word's tokens summed,
 /// strongest first, `top` at most.
 fn word_weights(a: &Aligned, w: usize, scores: &[f32], top: usize) -> Vec<WordWeight> {
@@ -278,6 +277,7 @@ fn word_weights(a: &Aligned, w: usize, scores: &[f32], top: usize) -> Vec<WordWe
     strongest(words, top)
 }
 
+/// The `top` words that raise the label's odds, strongest first.
 fn strongest(mut words: Vec<WordWeight>, top: usize) -> Vec<WordWeight> {
     words.retain(|w| w.weight > 0.0);
     words.sort_by(|a, b| b.weight.total_cmp(&a.weight));

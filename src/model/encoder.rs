@@ -193,7 +193,7 @@ pub(crate) struct FusedLayer {
     attn_norm: LayerNorm,
     pub(crate) qkv: Dense,
     pub(crate) out: Dense,
-    pub(crate) num_heads: usize,
+    num_heads: usize,
     ffn_norm: LayerNorm,
     pub(crate) up: Dense,
     pub(crate) down: Dense,
