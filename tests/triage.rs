@@ -227,6 +227,21 @@ fn without(text: &str, unit: &str) -> String {
     rest.join(" ")
 }
 
+/// The texts of the first `n` rows of the test split.
+fn test_texts(n: usize) -> Vec<String> {
+    std::fs::read_to_string(root().join("data/test.jsonl"))
+        .unwrap()
+        .lines()
+        .take(n)
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["text"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
 fn shipped() -> pantau::Classifier {
     pantau::Classifier::load_dir(&model_dir(), &candle_core::Device::Cpu).unwrap()
 }
@@ -284,17 +299,7 @@ fn gradient_explanations_point_at_words_that_matter_on_most_flagged_posts() {
     // the label's probability for nearly all of them (for 93% of the 467 flagged test posts, as
     // measured in benches/README.md).
     let clf = shipped();
-    let texts: Vec<String> = std::fs::read_to_string(root().join("data/test.jsonl"))
-        .unwrap()
-        .lines()
-        .take(200)
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["text"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
+    let texts: Vec<String> = test_texts(200);
     let preds = clf.classify_batch(&texts).unwrap();
     let flagged: Vec<usize> = (0..texts.len())
         .filter(|&i| preds[i].flag_score() >= 0.5)
@@ -332,17 +337,7 @@ fn bulk_explanations_come_from_the_classifying_pass_and_change_no_prediction() {
     // them: its predictions must be those of plain classification, bit for bit, and its words
     // those of a separate explanation pass. A long post checks the verdict window's bookkeeping.
     let clf = shipped();
-    let mut texts: Vec<String> = std::fs::read_to_string(root().join("data/test.jsonl"))
-        .unwrap()
-        .lines()
-        .take(120)
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["text"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
+    let mut texts: Vec<String> = test_texts(120);
     texts.push(long_post().0);
     let windows: Vec<_> = texts
         .iter()

@@ -281,24 +281,10 @@ impl Classifier {
         &self,
         posts: &[W],
     ) -> Result<Vec<Prediction>> {
-        let flat: Vec<&[u32]> = posts
-            .iter()
-            .flat_map(|w| w.borrow().ids.iter().map(Vec::as_slice))
-            .collect();
-        let preds = self.predict_ids(&flat)?;
-        let mut at = 0;
-        Ok(posts
-            .iter()
-            .map(|w| {
-                let w = w.borrow();
-                let n = w.ids.len().max(1);
-                let own = &preds[at..at + n];
-                at += n;
-                let mut best = own[best_window(own)].clone();
-                best.windows = n as u32;
-                best.truncated = w.truncated;
-                best
-            })
+        let preds = self.predict_ids(&flat_windows(posts))?;
+        Ok(verdicts(posts, preds, |p| p)
+            .into_iter()
+            .map(|(best, _, _)| best)
             .collect())
     }
 
@@ -312,13 +298,10 @@ impl Classifier {
         posts: &[W],
         explain: impl Fn(&Prediction) -> bool + Sync,
     ) -> Result<Vec<(Prediction, Option<WindowScores>)>> {
-        let flat: Vec<&[u32]> = posts
-            .iter()
-            .flat_map(|w| w.borrow().ids.iter().map(Vec::as_slice))
-            .collect();
+        let flat = flat_windows(posts);
         let lengths: Vec<usize> = flat.iter().map(|s| s.len()).collect();
         let t = self.model.config().temperature;
-        let mut scored = self.batched(&lengths, |batch| {
+        let scored = self.batched(&lengths, |batch| {
             let seqs: Vec<&[u32]> = batch.iter().map(|&i| flat[i]).collect();
             let (ids, mask) = pad_batch(&seqs, self.encoder.pad_id(), &self.device)?;
             let pass = self.model.forward_saved(&ids, &mask)?;
@@ -339,23 +322,10 @@ impl Classifier {
             }
             Ok(preds.into_iter().zip(scores).collect())
         })?;
-        let mut at = 0;
-        Ok(posts
-            .iter()
-            .map(|w| {
-                let w = w.borrow();
-                let n = w.ids.len().max(1);
-                let own = &mut scored[at..at + n];
-                at += n;
-                let preds: Vec<Prediction> = own.iter().map(|(p, _)| p.clone()).collect();
-                let b = best_window(&preds);
-                let mut best = preds[b].clone();
-                best.windows = n as u32;
-                best.truncated = w.truncated;
-                let scores = own[b]
-                    .1
-                    .take()
-                    .map(|scores| WindowScores { window: b, scores });
+        Ok(verdicts(posts, scored, |(p, _)| p)
+            .into_iter()
+            .map(|(best, window, (_, scores))| {
+                let scores = scores.map(|scores| WindowScores { window, scores });
                 (best, scores)
             })
             .collect())
@@ -440,10 +410,46 @@ impl Classifier {
     }
 }
 
-/// The window a post takes its verdict from: its most flagged (highest p_promotional +
-/// p_campaigning), the last of equals.
-pub(crate) fn best_window(own: &[Prediction]) -> usize {
-    (0..own.len())
-        .max_by(|&a, &b| own[a].flag_score().total_cmp(&own[b].flag_score()))
+/// The window a post takes its verdict from, given its windows' flag scores (p_promotional +
+/// p_campaigning): its most flagged, the last of equals.
+pub(crate) fn best_window(flag_scores: impl IntoIterator<Item = f32>) -> usize {
+    flag_scores
+        .into_iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(&b.1))
         .expect("a post has a window")
+        .0
+}
+
+/// Every window of every post, in order: what one model run over all posts takes.
+fn flat_windows<W: std::borrow::Borrow<Windows>>(posts: &[W]) -> Vec<&[u32]> {
+    posts
+        .iter()
+        .flat_map(|w| w.borrow().ids.iter().map(Vec::as_slice))
+        .collect()
+}
+
+/// Each post's verdict from its windows' results (`per_window`, in [`flat_windows`] order): the
+/// prediction of its [`best_window`] with `windows` and `truncated` filled in, that window's index
+/// and its result.
+fn verdicts<W: std::borrow::Borrow<Windows>, T>(
+    posts: &[W],
+    per_window: Vec<T>,
+    prediction: impl Fn(&T) -> &Prediction,
+) -> Vec<(Prediction, usize, T)> {
+    let mut rest = per_window.into_iter();
+    posts
+        .iter()
+        .map(|w| {
+            let w = w.borrow();
+            let n = w.ids.len().max(1);
+            let mut own: Vec<T> = rest.by_ref().take(n).collect();
+            let b = best_window(own.iter().map(|r| prediction(r).flag_score()));
+            let chosen = own.swap_remove(b);
+            let mut best = prediction(&chosen).clone();
+            best.windows = n as u32;
+            best.truncated = w.truncated;
+            (best, b, chosen)
+        })
+        .collect()
 }

@@ -122,8 +122,7 @@ impl Classifier {
             .map(|(p, prediction)| {
                 let a = &aligned[p];
                 let own = &scored[first[p]..first[p] + a.windows.ids.len()];
-                let preds: Vec<Prediction> = own.iter().map(|s| s.prediction.clone()).collect();
-                let w = best_window(&preds);
+                let w = best_window(own.iter().map(|s| s.prediction.flag_score()));
                 Explanation {
                     label: prediction.label,
                     prediction,
