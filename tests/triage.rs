@@ -149,8 +149,9 @@ fn calibrate_fits_a_temperature_into_the_config_and_keeps_every_label() {
     set_t(0.1);
     let mdir = m.to_str().unwrap();
     let before = run(&["classify", "-m", mdir, "data/sample.jsonl"], None);
-    let o = run(
-        &[
+    // Its printout and the config it wrote.
+    let calibrate = |extra: &[&str]| -> (String, serde_json::Value) {
+        let mut args = vec![
             "calibrate",
             "-m",
             mdir,
@@ -158,13 +159,15 @@ fn calibrate_fits_a_temperature_into_the_config_and_keeps_every_label() {
             "data/dev.jsonl",
             "--participants",
             "data/participants-corpus.csv",
-        ],
-        None,
-    );
-    assert!(o.status.success(), "{}", stderr(&o));
-    let text = String::from_utf8_lossy(&o.stdout).to_string();
+        ];
+        args.extend_from_slice(extra);
+        let o = run(&args, None);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let config = serde_json::from_slice(&read(&m.join("config.json"))).unwrap();
+        (String::from_utf8_lossy(&o.stdout).to_string(), config)
+    };
+    let (text, v) = calibrate(&[]);
     assert!(text.contains("temperature 0.1000 ->"), "{text}");
-    let v: serde_json::Value = serde_json::from_slice(&read(&m.join("config.json"))).unwrap();
     let t = v["temperature"].as_f64().unwrap();
     assert!((0.3..3.0).contains(&t), "{t}");
     let ece = |line: &str| -> f64 {
@@ -172,6 +175,10 @@ fn calibrate_fits_a_temperature_into_the_config_and_keeps_every_label() {
         l.split_whitespace().nth(2).unwrap().parse().unwrap()
     };
     assert!(ece("after") < ece("before"), "{text}");
+    // Any stretch it fitted only sharpens; `--no-top-stretch` fits the temperature alone.
+    if let Some(s) = v.get("top_stretch") {
+        assert!(s["slope"].as_f64().unwrap() > 1.0, "{s}");
+    }
     let after = run(&["classify", "-m", mdir, "data/sample.jsonl"], None);
     let labels = |o: &std::process::Output| -> Vec<String> {
         jsonl(&o.stdout)
@@ -180,6 +187,8 @@ fn calibrate_fits_a_temperature_into_the_config_and_keeps_every_label() {
             .collect()
     };
     assert_eq!(labels(&before), labels(&after));
+    let (_, v) = calibrate(&["--no-top-stretch"]);
+    assert!(v.get("top_stretch").is_none(), "{v}");
 }
 
 #[test]
@@ -213,6 +222,51 @@ fn the_shipped_model_is_calibrated_past_the_label_smoothing_cap() {
         "only {past_cap} of {} posts above 0.96",
         tops.len()
     );
+    // The top stretch takes the surest posts to 0.99.
+    let top = tops.iter().cloned().fold(0.0, f64::max);
+    assert!(top >= 0.99, "highest probability {top}");
+}
+
+#[test]
+fn the_top_stretch_changes_no_label_and_no_flag_and_explanations_report_it_too() {
+    let texts = test_texts(300);
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let clf = shipped();
+    let stretch = clf
+        .config()
+        .top_stretch
+        .expect("the shipped model has a top stretch");
+    let with = clf.classify_batch(&refs).unwrap();
+    let without = shipped()
+        .with_top_stretch(None)
+        .classify_batch(&refs)
+        .unwrap();
+    let p_knot = 1.0 / (1.0 + (-stretch.knot).exp());
+    let mut moved = 0;
+    for (a, b) in with.iter().zip(&without) {
+        assert_eq!(a.label, b.label);
+        let flag = |p: &pantau::Prediction| p.probabilities[1] + p.probabilities[2];
+        // No flag decision at any threshold between 1 − p(knot) and p(knot) changes.
+        for t in [1.0 - p_knot + 1e-3, 0.3, 0.5, 0.7, p_knot - 1e-3] {
+            assert_eq!(flag(a) >= t, flag(b) >= t, "{a:?} {b:?} at {t}");
+        }
+        let top = |p: &pantau::Prediction| p.probabilities[p.label.index()];
+        assert!(top(a) >= top(b));
+        moved += (top(a) > top(b)) as usize;
+    }
+    assert!(moved > 0, "the stretch moved no post");
+    // `explain` computes its own pass: its probabilities are the classifier's.
+    for (text, p) in refs.iter().zip(&with).take(20) {
+        let e = clf.explain(text, 3).unwrap();
+        for (x, y) in e.prediction.probabilities.iter().zip(p.probabilities) {
+            assert!(
+                (x - y).abs() < 1e-4,
+                "{text}: {:?} vs {:?}",
+                e.prediction,
+                p
+            );
+        }
+    }
 }
 
 /// The post without the first occurrence of `unit` (one word, or a name of several).

@@ -10,7 +10,7 @@ use crate::classify::batch::{plan_batches, BatchOptions};
 use crate::error::{Error, Result};
 use crate::hub;
 use crate::model::builtin;
-use crate::model::config::Config;
+use crate::model::config::{Config, TopStretch};
 use crate::model::encoder::EncoderClassifier;
 use crate::model::load::{existing, load_weights, parse_config, read_config, Weights};
 use crate::model::tensors::{pad_batch, probabilities};
@@ -59,6 +59,8 @@ pub struct Classifier {
     dir: Option<PathBuf>,
     batching: BatchOptions,
     registry: Arc<Registry>,
+    /// Applied after the temperature; from `config.json` unless replaced.
+    top_stretch: Option<TopStretch>,
 }
 
 impl Classifier {
@@ -115,6 +117,7 @@ impl Classifier {
             .map_err(|e| Error::invalid_model(name, format!("tokenizer.json {e}")))?;
         let model = load_weights(name, weights, &config, device)?;
         Ok(Classifier {
+            top_stretch: config.top_stretch,
             model,
             encoder,
             device: device.clone(),
@@ -133,6 +136,7 @@ impl Classifier {
     ) -> Self {
         let batching = BatchOptions::for_device(&device);
         Classifier {
+            top_stretch: model.config().top_stretch,
             model,
             encoder,
             device,
@@ -146,6 +150,13 @@ impl Classifier {
     /// an analyst's race is monitored without retraining.
     pub fn with_registry(mut self, registry: Registry) -> Self {
         self.registry = Arc::new(registry);
+        self
+    }
+
+    /// Uses this stretch of the top probability instead of the model's (`None`: the temperature
+    /// alone, as calibration needs to refit it).
+    pub fn with_top_stretch(mut self, stretch: Option<TopStretch>) -> Self {
+        self.top_stretch = stretch;
         self
     }
 
@@ -352,7 +363,7 @@ impl Classifier {
             let (ids, mask) = pad_batch(&part, self.encoder.pad_id(), &self.device)?;
             let t = self.model.config().temperature as f64;
             let (scores, logits) = self.model.token_saliency(&ids, &mask, &ys, t)?;
-            let preds = probabilities(&logits)?;
+            let preds = self.stretched(probabilities(&logits)?)?;
             Ok(batch
                 .iter()
                 .zip(scores.into_iter().zip(preds))
@@ -399,14 +410,25 @@ impl Classifier {
         self.calibrated(&self.model.forward(&ids, &mask, None)?)
     }
 
-    /// Predictions from raw logits, through the model's temperature.
+    /// Predictions from raw logits, through the model's temperature and top stretch.
     fn calibrated(&self, logits: &candle_core::Tensor) -> Result<Vec<Prediction>> {
         let t = self.model.config().temperature;
         if t == 1.0 {
-            probabilities(logits)
+            self.stretched(probabilities(logits)?)
         } else {
-            probabilities(&(logits / t as f64)?)
+            self.stretched(probabilities(&(logits / t as f64)?)?)
         }
+    }
+
+    /// Predictions of temperature-scaled logits, through the top stretch.
+    fn stretched(&self, preds: Vec<Prediction>) -> Result<Vec<Prediction>> {
+        let Some(stretch) = self.top_stretch else {
+            return Ok(preds);
+        };
+        Ok(preds
+            .into_iter()
+            .map(|p| Prediction::from_probabilities(stretch.apply(p.probabilities)))
+            .collect())
     }
 }
 

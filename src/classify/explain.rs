@@ -39,6 +39,27 @@ pub enum Method {
     Occlusion,
 }
 
+/// Reads a method by its command-line name (`gradient`, `occlusion`), so every caller, the Python
+/// binding included, accepts the same names.
+impl std::str::FromStr for Method {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        use clap::ValueEnum;
+        <Method as ValueEnum>::from_str(s, false).map_err(|_| {
+            let names: Vec<String> = Method::value_variants()
+                .iter()
+                .filter_map(|m| m.to_possible_value())
+                .map(|v| format!("{:?}", v.get_name()))
+                .collect();
+            format!(
+                "{s:?} is not an explanation method: use {}",
+                names.join(" or ")
+            )
+        })
+    }
+}
+
 /// A post's label, its probability and the words that drove it, strongest first.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Explanation {
@@ -288,4 +309,17 @@ fn strongest(mut words: Vec<WordWeight>, top: usize) -> Vec<WordWeight> {
 pub fn log_odds(p: f32) -> f32 {
     let p = p.clamp(1e-7, 1.0 - 1e-7);
     (p / (1.0 - p)).ln()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_parse_by_their_command_line_names() {
+        assert_eq!("gradient".parse::<Method>(), Ok(Method::Gradient));
+        assert_eq!("occlusion".parse::<Method>(), Ok(Method::Occlusion));
+        let err = "shap".parse::<Method>().unwrap_err();
+        assert!(err.contains("\"gradient\" or \"occlusion\""), "{err}");
+    }
 }

@@ -1,5 +1,6 @@
-//! `pantau calibrate`: fits the model's temperature on labeled data (dev, or a user's own) and
-//! stores it in `config.json`, so probabilities mean what they say; labels do not change.
+//! `pantau calibrate`: fits the model's temperature, and a stretch of the top probability, on
+//! labeled data (dev, or a user's own) and stores them in `config.json`, so probabilities mean
+//! what they say; labels do not change.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -7,9 +8,10 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 
-use pantau::eval::calibrate::{fit_scale, rescale};
+use pantau::eval::calibrate::{fit_scale, fit_top_stretch, rescale};
 use pantau::eval::{evaluate, Report};
 use pantau::io::{read_examples, write_atomic};
+use pantau::model::config::TopStretch;
 use pantau::{Label, Prediction};
 
 use crate::cli::common::{load, model_dir, Common};
@@ -26,31 +28,67 @@ pub struct CalibrateArgs {
     /// Print the fit without writing config.json.
     #[arg(long)]
     pub dry_run: bool,
+    /// Fit the temperature alone, with no stretch of the top probability.
+    #[arg(long)]
+    pub no_top_stretch: bool,
 }
 
-/// The fitted temperature and the data's metrics before and after it.
+/// The probability the surest posts may reach when the data says they are right that often.
+pub const TOP_REACH: f32 = 0.99;
+
+/// The fitted temperature and stretch, and the data's metrics before and after them.
 pub struct Fit {
     pub before_temperature: f32,
     pub temperature: f32,
+    pub top_stretch: Option<TopStretch>,
     pub before: Report,
     pub after: Report,
 }
 
-/// Fits the temperature on predictions made at `current`.
-pub fn fit(current: f32, gold: &[Label], preds: &[Prediction]) -> Fit {
+/// Fits the temperature on predictions made at `current` without a stretch, then (with
+/// `stretch`) the top stretch on the rescaled predictions.
+pub fn fit(current: f32, gold: &[Label], preds: &[Prediction], stretch: bool) -> Fit {
     let scale = fit_scale(gold, preds);
-    let calibrated: Vec<Prediction> = preds.iter().map(|p| rescale(p, scale)).collect();
+    let mut calibrated: Vec<Prediction> = preds.iter().map(|p| rescale(p, scale)).collect();
+    let top_stretch = if stretch {
+        fit_top_stretch(gold, &calibrated, TOP_REACH)
+    } else {
+        None
+    };
+    if let Some(s) = top_stretch {
+        for p in &mut calibrated {
+            *p = Prediction::from_probabilities(s.apply(p.probabilities));
+        }
+    }
     Fit {
         before_temperature: current,
         temperature: (current as f64 / scale) as f32,
+        top_stretch,
         before: evaluate(gold, preds, None),
         after: evaluate(gold, &calibrated, None),
     }
 }
 
+/// How the fit reads in one line: `temperature 1.0000 -> 0.7451, top stretch above p 0.978 ×2.3`.
+pub fn describe(f: &Fit) -> String {
+    let stretch = match f.top_stretch {
+        Some(s) => format!(
+            ", top stretch above p {:.3} (log-odds ×{:.1})",
+            1.0 / (1.0 + (-s.knot).exp()),
+            s.slope
+        ),
+        None => String::new(),
+    };
+    format!(
+        "temperature {:.4} -> {:.4}{stretch}",
+        f.before_temperature, f.temperature
+    )
+}
+
 pub fn run(a: CalibrateArgs) -> Result<()> {
     let mut out = stdout()?;
-    let clf = load(&a.common)?;
+    // Refitted from the temperature alone: the current stretch was fitted to other predictions.
+    let clf = load(&a.common)?.with_top_stretch(None);
     // Before any work: the fit would have nowhere to go.
     let dir = if a.dry_run {
         None
@@ -61,12 +99,11 @@ pub fn run(a: CalibrateArgs) -> Result<()> {
     let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
     let gold: Vec<Label> = examples.iter().map(|e| e.label).collect();
     let preds = clf.classify_batch(&texts)?;
-    let f = fit(clf.config().temperature, &gold, &preds);
+    let f = fit(clf.config().temperature, &gold, &preds, !a.no_top_stretch);
     writeln!(
         out,
-        "temperature {:.4} -> {:.4} (fitted on {} rows of {})",
-        f.before_temperature,
-        f.temperature,
+        "{} (fitted on {} rows of {})",
+        describe(&f),
         gold.len(),
         a.data.display()
     )?;
@@ -78,22 +115,36 @@ pub fn run(a: CalibrateArgs) -> Result<()> {
         )?;
     }
     if let Some(dir) = dir {
-        write_temperature(dir, f.temperature)?;
+        write_calibration(dir, &f)?;
         writeln!(out, "written to {}", dir.join("config.json").display())?;
     }
     out.flush()?;
     Ok(())
 }
 
-/// Sets `temperature` in `dir/config.json`, keeping every other field as it is (written to a
-/// temporary file and renamed, so a crash never leaves half a config).
-pub fn write_temperature(dir: &std::path::Path, t: f32) -> Result<()> {
+/// Sets `temperature` and `top_stretch` in `dir/config.json` (removing a stretch the fit did not
+/// keep), every other field as it is (written to a temporary file and renamed, so a crash never
+/// leaves half a config).
+pub fn write_calibration(dir: &std::path::Path, f: &Fit) -> Result<()> {
     let path = dir.join("config.json");
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let mut v: serde_json::Value =
         serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-    v["temperature"] = serde_json::json!((t as f64 * 1e4).round() / 1e4);
+    let round = |x: f32| (x as f64 * 1e4).round() / 1e4;
+    v["temperature"] = serde_json::json!(round(f.temperature));
+    let Some(fields) = v.as_object_mut() else {
+        anyhow::bail!("{} is not a JSON object", path.display());
+    };
+    match f.top_stretch {
+        Some(s) => {
+            let s = serde_json::json!({"knot": round(s.knot), "slope": round(s.slope)});
+            fields.insert("top_stretch".into(), s);
+        }
+        None => {
+            fields.remove("top_stretch");
+        }
+    }
     write_atomic(&path, (serde_json::to_string_pretty(&v)? + "\n").as_bytes())?;
     Ok(())
 }
@@ -120,7 +171,7 @@ mod tests {
         let preds: Vec<Prediction> = (0..40)
             .map(|_| Prediction::from_probabilities([0.6, 0.2, 0.2]))
             .collect();
-        let f = fit(2.0, &gold, &preds);
+        let f = fit(2.0, &gold, &preds, true);
         assert!(f.temperature < 0.5, "{}", f.temperature);
         assert!(f.after.log_loss < f.before.log_loss);
         assert_eq!(f.after.confusion, f.before.confusion);
@@ -134,11 +185,29 @@ mod tests {
             r#"{"hidden_size": 64, "x": [1]}"#,
         )
         .unwrap();
-        write_temperature(d.path(), 0.42).unwrap();
-        let v: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(d.path().join("config.json")).unwrap()).unwrap();
+        let gold = vec![Label::Neutral; 4];
+        let preds = vec![Prediction::from_probabilities([0.5, 0.3, 0.2]); 4];
+        let mut f = fit(1.0, &gold, &preds, false);
+        f.temperature = 0.42;
+        f.top_stretch = Some(TopStretch {
+            knot: 3.8,
+            slope: 2.3,
+        });
+        let read = || -> serde_json::Value {
+            serde_json::from_slice(&std::fs::read(d.path().join("config.json")).unwrap()).unwrap()
+        };
+        write_calibration(d.path(), &f).unwrap();
+        let v = read();
         assert_eq!(v["hidden_size"], 64);
         assert_eq!(v["x"], serde_json::json!([1]));
         assert!((v["temperature"].as_f64().unwrap() - 0.42).abs() < 1e-6);
+        assert_eq!(
+            v["top_stretch"],
+            serde_json::json!({"knot": 3.8, "slope": 2.3})
+        );
+        // A refit without a stretch removes the old one.
+        f.top_stretch = None;
+        write_calibration(d.path(), &f).unwrap();
+        assert!(read().get("top_stretch").is_none());
     }
 }

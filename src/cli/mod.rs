@@ -34,7 +34,7 @@ pub struct Cli {
 pub enum Command {
     /// Classify posts from JSONL, CSV/TSV or plain text (file or stdin).
     Classify(classify::ClassifyArgs),
-    /// Fit the model's temperature on labeled data so its probabilities are calibrated.
+    /// Fit the model's calibration (temperature and top stretch) on labeled data.
     Calibrate(calibrate::CalibrateArgs),
     /// Show the words that drove a post's label, with their weights.
     Explain(explain::ExplainArgs),

@@ -187,13 +187,14 @@ pub fn run(mut a: TrainArgs) -> Result<()> {
         clf.config().temperature,
         &gold,
         &clf.classify_batch(&texts)?,
+        true,
     );
-    crate::cli::calibrate::write_temperature(&a.out, f.temperature)?;
+    crate::cli::calibrate::write_calibration(&a.out, &f)?;
     say(format!(
-        "pantau: best epoch {} (dev macro-F1 {:.4}); temperature {:.4} fitted on dev (ECE {:.4} -> {:.4}); model written to {}",
+        "pantau: best epoch {} (dev macro-F1 {:.4}); {} fitted on dev (ECE {:.4} -> {:.4}); model written to {}",
         report.best_epoch,
         report.best_dev.as_ref().map_or(0.0, |d| d.macro_f1),
-        f.temperature,
+        crate::cli::calibrate::describe(&f),
         f.before.ece,
         f.after.ece,
         a.out.display()

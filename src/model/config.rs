@@ -38,9 +38,53 @@ pub struct Config {
     /// `pantau calibrate` and after training); 1 leaves them as trained.
     #[serde(default = "default_temperature")]
     pub temperature: f32,
+    /// A stretch of the top probability after the temperature, fitted on dev with it (`None`:
+    /// the temperature alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_stretch: Option<TopStretch>,
     /// Storage type of `model.safetensors` ("float16" or "float32").
     #[serde(default = "default_dtype")]
     pub torch_dtype: String,
+}
+
+/// A monotone map of the top label's log-odds: unchanged up to `knot`, multiplied by `slope` above
+/// it, the other two labels keeping their ratio. One temperature has to fit the whole scale, and
+/// on a model trained with label smoothing it leaves the surest posts underconfident (right more
+/// often than their probability says); this corrects the top alone. It never changes a label, and
+/// it moves no post across a flag threshold between `1 − p(knot)` and `p(knot)`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TopStretch {
+    /// Log-odds of the top probability where the stretch begins.
+    pub knot: f32,
+    /// How much faster the log-odds grow above the knot (1: no change).
+    pub slope: f32,
+}
+
+impl TopStretch {
+    /// The probabilities with the top one stretched.
+    pub fn apply(&self, p: [f32; 3]) -> [f32; 3] {
+        let top = (0..3).fold(0, |b, i| if p[i] > p[b] { i } else { b });
+        let q = p[top] as f64;
+        if q >= 1.0 {
+            return p;
+        }
+        let z = (q / (1.0 - q)).ln();
+        let knot = self.knot as f64;
+        if z <= knot {
+            return p;
+        }
+        let stretched = 1.0 / (1.0 + (-(knot + self.slope as f64 * (z - knot))).exp());
+        let rest = (1.0 - stretched) / (1.0 - q);
+        let mut out = [0f32; 3];
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = if i == top {
+                stretched as f32
+            } else {
+                (p[i] as f64 * rest) as f32
+            };
+        }
+        out
+    }
 }
 
 fn default_dropout() -> f32 {
@@ -91,6 +135,7 @@ impl Config {
                 .collect(),
             normalization_version: NORMALIZATION_VERSION,
             temperature: default_temperature(),
+            top_stretch: None,
             torch_dtype: "float16".into(),
         }
     }
@@ -129,6 +174,14 @@ impl Config {
                 "temperature is {}; it must be positive (1 leaves the logits as trained; refit it with pantau calibrate)",
                 self.temperature
             ));
+        }
+        if let Some(t) = &self.top_stretch {
+            if !(t.knot.is_finite() && t.slope.is_finite() && t.slope > 0.0) {
+                return Err(format!(
+                    "top_stretch is {{knot: {}, slope: {}}}; the knot must be finite and the slope positive (remove it, or refit it with pantau calibrate)",
+                    t.knot, t.slope
+                ));
+            }
         }
         if self.pad_token_id as usize >= self.vocab_size {
             return Err(format!(
@@ -218,6 +271,24 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_top_stretch_sharpens_only_above_its_knot_and_keeps_the_label() {
+        let t = TopStretch {
+            knot: 3.0,
+            slope: 2.0,
+        };
+        // p 0.9: log-odds 2.2, below the knot.
+        assert_eq!(t.apply([0.9, 0.06, 0.04]), [0.9, 0.06, 0.04]);
+        // p 0.98: log-odds 3.89 → 4.78, p 0.9917; the others keep their 3 : 1 ratio.
+        let q = t.apply([0.015, 0.98, 0.005]);
+        assert!((q[1] - 0.9917).abs() < 1e-3, "{q:?}");
+        assert!((q[0] / q[2] - 3.0).abs() < 1e-3, "{q:?}");
+        assert!((q.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        // Monotone: a surer post stays surer.
+        assert!(t.apply([0.99, 0.005, 0.005])[0] > t.apply([0.985, 0.01, 0.005])[0]);
+        assert_eq!(t.apply([1.0, 0.0, 0.0]), [1.0, 0.0, 0.0]);
+    }
 
     fn tiny_config() -> Config {
         Config::new(50, 16, 2, 4, 32, 12)

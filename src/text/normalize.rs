@@ -12,11 +12,19 @@ use unicode_normalization::UnicodeNormalization;
 /// Version of what a model reads: bump when the output of [`normalize`] changes for any input
 /// (including edits to `data/slang.tsv`). Version 2 added participant marking
 /// ([`crate::text::participants`]) after normalization; version 3 keeps digit runs (`100000` stayed
-/// `10` before, garbling amounts). Models of versions 1 and 2 are still read as they were trained.
-pub const NORMALIZATION_VERSION: u32 = 3;
+/// `10` before, garbling amounts); version 4 joins a detached `nya` to its word (`makanan nya` →
+/// `makanannya`). Models of earlier versions are still read as they were trained.
+pub const NORMALIZATION_VERSION: u32 = 4;
 
 /// The first version whose normalization keeps runs of repeated digits.
 pub const DIGIT_RUNS_VERSION: u32 = 3;
+
+/// The first version that joins a detached clitic `nya` to the word before it, and whose
+/// participant marking reads a name with `nya` attached (`prabowonya` → `[calon]nya`).
+pub const CLITIC_VERSION: u32 = 4;
+
+/// The clitic that informal writing, and some corpora's tokenization, detaches from its word.
+pub(crate) const CLITIC: &str = "nya";
 
 /// The oldest `normalization_version` this pantau still reads.
 pub const OLDEST_NORMALIZATION_VERSION: u32 = 1;
@@ -42,14 +50,15 @@ fn slang() -> &'static HashMap<&'static str, &'static str> {
 
 /// Normalizes one post: NFKC, URLs → `[url]`, @mentions → `[user]`, hashtags split into words
 /// (`#Coblos02` → `coblos 02`), lowercase, runs of 3+ identical characters collapsed to one
-/// (`bangettt` → `banget`), slang expanded from `data/slang.tsv`, emoji kept as separate tokens,
-/// control characters dropped and whitespace collapsed.
+/// (`bangettt` → `banget`), a detached `nya` joined to its word, slang expanded from
+/// `data/slang.tsv`, emoji kept as separate tokens, control characters dropped and whitespace
+/// collapsed.
 pub fn normalize(text: &str) -> String {
     normalize_as(text, NORMALIZATION_VERSION)
 }
 
 /// [`normalize`] as models of normalization `version` read it: before [`DIGIT_RUNS_VERSION`],
-/// digit runs collapsed like letters.
+/// digit runs collapsed like letters; before [`CLITIC_VERSION`], a detached `nya` stays a word.
 pub fn normalize_as(text: &str, version: u32) -> String {
     let nfkc: String = text.nfkc().collect();
     let mut out = String::with_capacity(nfkc.len());
@@ -60,7 +69,34 @@ pub fn normalize_as(text: &str, version: u32) -> String {
         push_word(&mut out, word);
     }
     let collapsed = collapse_runs(&out, version >= DIGIT_RUNS_VERSION);
-    expand_slang(&collapsed)
+    if version >= CLITIC_VERSION {
+        expand_slang(&join_clitics(&collapsed))
+    } else {
+        expand_slang(&collapsed)
+    }
+}
+
+/// Joins a detached `nya` (`makanan nya.` → `makanannya.`) to the word before it. Real posts
+/// write it both ways, and one corpus detaches it in about half its rows: left alone, the
+/// detached form is a marker of where a post came from rather than of what it says.
+fn join_clitics(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for token in s.split(' ') {
+        let word_end = token
+            .find(|c: char| !c.is_alphanumeric())
+            .unwrap_or(token.len());
+        let detached =
+            &token[..word_end] == CLITIC && token[word_end..].chars().all(|c| !c.is_alphanumeric());
+        if detached && out.chars().next_back().is_some_and(char::is_alphabetic) {
+            out.push_str(token);
+            continue;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(token);
+    }
+    out
 }
 
 /// Handles one whitespace-separated chunk of the original text.
@@ -320,6 +356,24 @@ mod tests {
     }
 
     #[test]
+    fn a_detached_nya_joins_its_word_and_older_models_read_it_apart() {
+        assert_eq!(normalize("makanan nya enak"), "makanannya enak");
+        assert_eq!(
+            normalize("Gubernur NYA, presiden nya."),
+            "gubernurnya, presidennya."
+        );
+        // Only after a word: not at the start, after punctuation, a number or a placeholder.
+        assert_eq!(normalize("nya dia"), "nya dia");
+        assert_eq!(normalize("enak, nya"), "enak, nya");
+        assert_eq!(normalize("2019 nya"), "2019 nya");
+        assert_eq!(normalize("@budi nya"), "[user] nya");
+        // Words that merely start with the clitic stay words.
+        assert_eq!(normalize("tempat nyaman"), "tempat nyaman");
+        assert_eq!(normalize("itu nyanyian"), "itu nyanyian");
+        assert_eq!(normalize_as("makanan nya enak", 3), "makanan nya enak");
+    }
+
+    #[test]
     fn casing_is_folded() {
         assert_eq!(normalize("PILIH YANG JUJUR"), "pilih yang jujur");
     }
@@ -376,6 +430,7 @@ mod tests {
             "Ayo #Coblos02 @budi https://x.co/a bangettt 🔥",
             "yg gak dgn krn",
             "ＡＢＣ",
+            "rumah nya nya bagus",
         ] {
             let once = normalize(s);
             assert_eq!(normalize(&once), once, "{s}");

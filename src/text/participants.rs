@@ -20,7 +20,7 @@ use std::sync::OnceLock;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::text::normalize::{normalize, normalize_as};
+use crate::text::normalize::{normalize, normalize_as, CLITIC, CLITIC_VERSION};
 
 /// The registry shipped with pantau: 2024 presidential pairs, national and Aceh parties, and
 /// Pilkada 2024 pairs (see `data/participants-notes.md` for sources and uncertain rows).
@@ -110,7 +110,7 @@ pub fn prepare(text: &str, registry: &Registry, version: u32) -> Marked {
 /// happened: none before [`MARKING_VERSION`], whose models read names as they are (the
 /// participants are still found).
 pub fn mark_as(normalized: &str, registry: &Registry, version: u32) -> (Marked, Vec<Replacement>) {
-    let (marked, replaced) = registry.mark_spans(normalized);
+    let (marked, replaced) = registry.mark_spans_with(normalized, version >= CLITIC_VERSION);
     if version >= MARKING_VERSION {
         (marked, replaced)
     } else {
@@ -353,6 +353,12 @@ impl Registry {
     /// [`Registry::mark`], with where each replacement happened: `(normalized, marked)` byte
     /// ranges, in order (explanations map the model's tokens back to the post's words with them).
     pub fn mark_spans(&self, normalized: &str) -> (Marked, Vec<Replacement>) {
+        self.mark_spans_with(normalized, true)
+    }
+
+    /// [`Registry::mark_spans`]; `clitic`: a name's last word may carry `nya` (`prabowonya`),
+    /// which stays after the role token (`[calon]nya`).
+    fn mark_spans_with(&self, normalized: &str, clitic: bool) -> (Marked, Vec<Replacement>) {
         let words = word_spans(normalized);
         let mut replaced = Vec::new();
         if self.by_first.is_empty() || words.is_empty() {
@@ -367,12 +373,20 @@ impl Registry {
         let mut copied = 0; // bytes of `normalized` already handled
         let mut i = 0;
         while i < words.len() {
-            let Some(alias) = self.longest_at(normalized, &words, i) else {
+            let Some((alias, suffix)) = self.longest_at(normalized, &words, i, clitic) else {
                 i += 1;
                 continue;
             };
             let start = words[i + alias.span.0].0;
-            let end = words[i + alias.span.1 - 1].1;
+            // A clitic on the name's last word stays in the text; one on a context word after
+            // the name is copied with it.
+            let last = i + alias.span.1 - 1;
+            let end = words[last].1
+                - if alias.span.1 == alias.words.len() {
+                    suffix
+                } else {
+                    0
+                };
             text.push_str(&normalized[copied..start]);
             let at = text.len();
             text.push_str(self.participants[alias.participant].kind.token());
@@ -399,14 +413,41 @@ impl Registry {
             .collect()
     }
 
-    fn longest_at(&self, text: &str, words: &[(usize, usize)], i: usize) -> Option<&Alias> {
-        let first = &text[words[i].0..words[i].1];
-        self.by_first.get(first)?.iter().find(|a| {
-            a.words.len() <= words.len() - i
-                && a.words
+    /// The longest alias whose words start at word `i`, and the bytes of clitic on its last word.
+    fn longest_at(
+        &self,
+        text: &str,
+        words: &[(usize, usize)],
+        i: usize,
+        clitic: bool,
+    ) -> Option<(&Alias, usize)> {
+        let word = |k: usize| &text[words[k].0..words[k].1];
+        // A one-word alias is found by its first word with the clitic taken off.
+        let bare = match word(i).strip_suffix(CLITIC) {
+            Some(stem) if clitic && !stem.is_empty() => Some(stem),
+            _ => None,
+        };
+        let candidates = [Some(word(i)), bare];
+        candidates.into_iter().flatten().find_map(|first| {
+            self.by_first.get(first)?.iter().find_map(|a| {
+                let n = a.words.len();
+                if n > words.len() - i {
+                    return None;
+                }
+                let head_ok = a.words[..n - 1]
                     .iter()
-                    .zip(&words[i..])
-                    .all(|(w, &(s, e))| w == &text[s..e])
+                    .enumerate()
+                    .all(|(k, w)| w == word(i + k));
+                let last = word(i + n - 1);
+                let suffix = if a.words[n - 1] == last {
+                    0
+                } else if clitic && last.strip_suffix(CLITIC) == Some(a.words[n - 1].as_str()) {
+                    CLITIC.len()
+                } else {
+                    return None;
+                };
+                head_ok.then_some((a, suffix))
+            })
         })
     }
 }
@@ -518,6 +559,25 @@ mod tests {
         let r = reg("name,kind,aliases\nPAN,party,pan\n");
         assert_eq!(mark(&r, "panci baru"), "panci baru");
         assert_eq!(mark(&r, "pan-pan"), "[partai]-[partai]");
+    }
+
+    #[test]
+    fn a_name_with_the_clitic_attached_is_marked_and_keeps_it() {
+        let r = reg(SMALL);
+        assert_eq!(mark(&r, "bang budinya keren"), "[calon]nya keren");
+        // Detached, it is joined by normalization first: the same text.
+        assert_eq!(mark(&r, "bang budi nya keren"), "[calon]nya keren");
+        assert_eq!(mark(&r, "Partai Contohnya"), "[partai]nya");
+        // On a context word after the name, the clitic is copied with it.
+        assert_eq!(mark(&r, "PC nomor 9nya"), "[partai] nomor 9nya");
+        // Only the clitic: other endings still make another word.
+        assert_eq!(mark(&r, "busrian"), "busrian");
+        let pan = reg("name,kind,aliases\nPAN,party,pan\n");
+        assert_eq!(mark(&pan, "nya"), "nya");
+        // Models before the clitic version read the attached form as a plain word.
+        let (old, _) = mark_as("busrinya menang", &r, CLITIC_VERSION - 1);
+        assert_eq!(old.text, "busrinya menang");
+        assert!(old.participants.is_empty());
     }
 
     #[test]

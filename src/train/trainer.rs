@@ -107,6 +107,8 @@ pub fn train(
             let mut c = read_config(dir)?;
             c.hidden_dropout_prob = config.dropout;
             c.normalization_version = version;
+            // Fitted to the initial weights' predictions; calibration refits it after training.
+            c.top_stretch = None;
             let enc =
                 TextEncoder::from_file(&dir.join("tokenizer.json"), c.max_position_embeddings)?;
             (c, enc)

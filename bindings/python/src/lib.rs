@@ -58,15 +58,9 @@ impl PyClassifier {
         explain: usize,
         explain_method: &str,
     ) -> PyResult<Self> {
-        let explain_method = match explain_method {
-            "gradient" => Method::Gradient,
-            "occlusion" => Method::Occlusion,
-            other => {
-                return Err(PyValueError::new_err(format!(
-                    "explain_method: {other:?} is not \"gradient\" or \"occlusion\""
-                )))
-            }
-        };
+        let explain_method: Method = explain_method
+            .parse()
+            .map_err(|e| PyValueError::new_err(format!("explain_method: {e}")))?;
         let triage = Triage {
             flag_threshold: probability("flag_threshold", flag_threshold)?,
             review_low: probability("review_band", review_band.0)?,
