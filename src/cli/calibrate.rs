@@ -69,7 +69,7 @@ pub fn fit(current: f32, gold: &[Label], preds: &[Prediction], stretch: bool) ->
     }
 }
 
-/// How the fit reads in one line: `temperature 1.0000 -> 0.7451, top stretch above p 0.978 ×2.3`.
+/// The fit in a line: `temperature 1.0000 -> 0.7451, top stretch above p 0.978 (log-odds ×2.3)`.
 pub fn describe(f: &Fit) -> String {
     let stretch = match f.top_stretch {
         Some(s) => format!(

@@ -2,7 +2,6 @@
 //! they say (Guo et al., 2017). Label smoothing in training compresses the scale (the shipped model
 //! never went above 0.95); a temperature fitted on dev restores it without changing any label,
 //! since dividing every logit of a post by the same positive number keeps their order.
-
 //!
 //! One temperature has to fit the whole scale, though, and on a model trained with label smoothing
 //! the temperature that fits the middle leaves the surest posts underconfident. [`fit_top_stretch`]
@@ -77,9 +76,9 @@ pub fn fit_scale(gold: &[Label], preds: &[Prediction]) -> f64 {
 /// The stretch, fitted on `preds` (made at the fitted temperature, without a stretch), that lets
 /// the surest posts reach probability `reach`, if the data says they are that sure: among knots
 /// whose posts above them are right at least `reach` of the time and slopes that take the top
-/// probability to `reach`, the one of lowest expected calibration error. `None` when the
-/// temperature alone reaches `reach`, or when no knot has posts that sure (then no stretch is
-/// warranted).
+/// probability to `reach`, the one of lowest expected calibration error. Only knots with at
+/// least `1 / (1 − reach)` posts above them count. `None` when the temperature alone reaches
+/// `reach`, or when no knot has posts that sure (then no stretch is warranted).
 ///
 /// The proper scores agree in direction: on the shipped model's dev split, the log loss and the
 /// Brier score fall as the slope grows (they favour even steeper slopes, at a higher ECE), so the
@@ -89,6 +88,8 @@ pub fn fit_top_stretch(gold: &[Label], preds: &[Prediction], reach: f32) -> Opti
     if gold.is_empty() || preds.iter().map(top).fold(0f32, f32::max) >= reach {
         return None;
     }
+    // "Right 99% of the time" means something from 100 posts on (one miss allowed).
+    let min_posts = (1.0 / (1.0 - reach.min(0.999))).round();
     let mut best: Option<(f64, TopStretch)> = None;
     for k in 0..=25 {
         let knot = 2.0 + 0.1 * k as f32;
@@ -100,7 +101,7 @@ pub fn fit_top_stretch(gold: &[Label], preds: &[Prediction], reach: f32) -> Opti
             .map(|(g, p)| *g == p.label)
             .collect();
         let right = above.iter().filter(|&&r| r).count() as f32;
-        if above.is_empty() || right / (above.len() as f32) < reach {
+        if (above.len() as f32) < min_posts || right / (above.len() as f32) < reach {
             continue;
         }
         for s in 11..=40 {
@@ -178,6 +179,8 @@ mod tests {
         let top = s.apply([0.97, 0.02, 0.01])[0];
         assert!(top >= 0.99, "{s:?} gives {top}");
         assert_eq!(s.apply([0.2, 0.7, 0.1]), [0.2, 0.7, 0.1], "{s:?}");
+        // Too few posts to say they are right 99% of the time: 60 at the top, all right.
+        assert_eq!(fit_top_stretch(&gold[140..], &preds[140..], 0.99), None);
         // The same posts right only 97% of the time: no stretch is warranted.
         for g in gold.iter_mut().take(6) {
             *g = Label::Campaigning;
