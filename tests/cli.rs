@@ -411,6 +411,16 @@ fn info_prints_the_model_card() {
     assert!(s.contains("neutral, promotional, campaigning"));
     assert!(s.contains("parameters"));
     assert!(s.contains("macro-F1"), "the card reports metrics");
+    // The calibration the probabilities go through, as config.json has it.
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(model_dir().join("config.json")).unwrap()).unwrap();
+    let t = config["temperature"].as_f64().unwrap();
+    let line = s.lines().find(|l| l.starts_with("calibration")).unwrap();
+    assert!(line.contains(&format!("temperature {t:.4}")), "{line}");
+    assert_eq!(
+        line.contains("top stretch above p"),
+        config.get("top_stretch").is_some()
+    );
 }
 
 #[test]

@@ -71,17 +71,22 @@ pub fn fit(current: f32, gold: &[Label], preds: &[Prediction], stretch: bool) ->
 
 /// The fit in a line: `temperature 1.0000 -> 0.7451, top stretch above p 0.978 (log-odds ×2.3)`.
 pub fn describe(f: &Fit) -> String {
-    let stretch = match f.top_stretch {
-        Some(s) => format!(
-            ", top stretch above p {:.3} (log-odds ×{:.1})",
-            1.0 / (1.0 + (-s.knot).exp()),
-            s.slope
-        ),
+    let stretch = match &f.top_stretch {
+        Some(s) => format!(", {}", describe_stretch(s)),
         None => String::new(),
     };
     format!(
         "temperature {:.4} -> {:.4}{stretch}",
         f.before_temperature, f.temperature
+    )
+}
+
+/// A stretch as analysts read it: where it starts as a probability, and how steep it is.
+pub fn describe_stretch(s: &TopStretch) -> String {
+    format!(
+        "top stretch above p {:.3} (log-odds ×{:.1})",
+        1.0 / (1.0 + (-s.knot).exp()),
+        s.slope
     )
 }
 

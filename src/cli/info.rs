@@ -83,6 +83,11 @@ pub fn run(a: InfoArgs) -> Result<()> {
         Label::ALL.map(|l| l.as_str()).join(", ")
     )?;
     writeln!(out, "normalization v{}", c.normalization_version)?;
+    let stretch = c
+        .top_stretch
+        .map(|s| format!(", {}", crate::cli::calibrate::describe_stretch(&s)))
+        .unwrap_or_default();
+    writeln!(out, "calibration temperature {:.4}{stretch}", c.temperature)?;
     let card = match clf.dir() {
         Some(d) => std::fs::read_to_string(d.join("README.md")).ok(),
         None => Some(pantau::model::builtin::CARD.to_string()),
