@@ -241,7 +241,7 @@ fn the_top_stretch_changes_no_label_and_no_flag_and_explanations_report_it_too()
         .with_top_stretch(None)
         .classify_batch(&refs)
         .unwrap();
-    let p_knot = 1.0 / (1.0 + (-stretch.knot).exp());
+    let p_knot = stretch.knot_probability();
     let mut moved = 0;
     for (a, b) in with.iter().zip(&without) {
         assert_eq!(a.label, b.label);

@@ -363,7 +363,7 @@ impl Classifier {
             let (ids, mask) = pad_batch(&part, self.encoder.pad_id(), &self.device)?;
             let t = self.model.config().temperature as f64;
             let (scores, logits) = self.model.token_saliency(&ids, &mask, &ys, t)?;
-            let preds = self.stretched(probabilities(&logits)?)?;
+            let preds = self.stretched(probabilities(&logits)?);
             Ok(batch
                 .iter()
                 .zip(scores.into_iter().zip(preds))
@@ -413,22 +413,20 @@ impl Classifier {
     /// Predictions from raw logits, through the model's temperature and top stretch.
     fn calibrated(&self, logits: &candle_core::Tensor) -> Result<Vec<Prediction>> {
         let t = self.model.config().temperature;
-        if t == 1.0 {
-            self.stretched(probabilities(logits)?)
+        let scaled = if t == 1.0 {
+            probabilities(logits)?
         } else {
-            self.stretched(probabilities(&(logits / t as f64)?)?)
-        }
+            probabilities(&(logits / t as f64)?)?
+        };
+        Ok(self.stretched(scaled))
     }
 
     /// Predictions of temperature-scaled logits, through the top stretch.
-    fn stretched(&self, preds: Vec<Prediction>) -> Result<Vec<Prediction>> {
-        let Some(stretch) = self.top_stretch else {
-            return Ok(preds);
-        };
-        Ok(preds
-            .into_iter()
-            .map(|p| Prediction::from_probabilities(stretch.apply(p.probabilities)))
-            .collect())
+    fn stretched(&self, preds: Vec<Prediction>) -> Vec<Prediction> {
+        match self.top_stretch {
+            Some(stretch) => preds.iter().map(|p| stretch.apply_to(p)).collect(),
+            None => preds,
+        }
     }
 }
 

@@ -7,7 +7,7 @@
 //!   the log-odds would fall without the word. In a bulk run ([`Classifier::predict_explained`])
 //!   the forward pass is the one that classified the post, so a flagged row costs one backward
 //!   pass more: cheap enough for every flagged row. On the flagged posts of `data/test.jsonl`,
-//!   removing its top word lowers the label's probability for 93% of posts (`benches/README.md`).
+//!   removing its top word lowers the label's probability for 91% of posts (`benches/README.md`).
 //! - **occlusion**: each word is removed in turn and the post classified again; a word's weight is
 //!   how much the label's log-odds fall without it. Exact ("without `coblos` this post's odds of
 //!   campaigning are e^2.3 ≈ 10 times lower"), but one model pass per word.

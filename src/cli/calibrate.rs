@@ -57,7 +57,7 @@ pub fn fit(current: f32, gold: &[Label], preds: &[Prediction], stretch: bool) ->
     };
     if let Some(s) = top_stretch {
         for p in &mut calibrated {
-            *p = Prediction::from_probabilities(s.apply(p.probabilities));
+            *p = s.apply_to(p);
         }
     }
     Fit {
@@ -85,7 +85,7 @@ pub fn describe(f: &Fit) -> String {
 pub fn describe_stretch(s: &TopStretch) -> String {
     format!(
         "top stretch above p {:.3} (log-odds ×{:.1})",
-        1.0 / (1.0 + (-s.knot).exp()),
+        s.knot_probability(),
         s.slope
     )
 }

@@ -84,7 +84,7 @@ pub fn fit_scale(gold: &[Label], preds: &[Prediction]) -> f64 {
 /// Brier score fall as the slope grows (they favour even steeper slopes, at a higher ECE), so the
 /// ECE and the `reach` requirement set how far the top is stretched.
 pub fn fit_top_stretch(gold: &[Label], preds: &[Prediction], reach: f32) -> Option<TopStretch> {
-    let top = |p: &Prediction| p.probabilities[p.label.index()];
+    let top = |p: &Prediction| p.probability(p.label);
     if gold.is_empty() || preds.iter().map(top).fold(0f32, f32::max) >= reach {
         return None;
     }
@@ -92,27 +92,27 @@ pub fn fit_top_stretch(gold: &[Label], preds: &[Prediction], reach: f32) -> Opti
     let min_posts = (1.0 / (1.0 - reach.min(0.999))).round();
     let mut best: Option<(f64, TopStretch)> = None;
     for k in 0..=25 {
-        let knot = 2.0 + 0.1 * k as f32;
-        let p_knot = 1.0 / (1.0 + (-knot).exp());
-        let above: Vec<bool> = gold
+        let flat = TopStretch {
+            knot: 2.0 + 0.1 * k as f32,
+            slope: 1.0,
+        };
+        let p_knot = flat.knot_probability();
+        let (above, right) = gold
             .iter()
             .zip(preds)
             .filter(|(_, p)| top(p) > p_knot)
-            .map(|(g, p)| *g == p.label)
-            .collect();
-        let right = above.iter().filter(|&&r| r).count() as f32;
-        if (above.len() as f32) < min_posts || right / (above.len() as f32) < reach {
+            .fold((0usize, 0usize), |(n, r), (g, p)| {
+                (n + 1, r + (*g == p.label) as usize)
+            });
+        if (above as f32) < min_posts || (right as f32) < reach * above as f32 {
             continue;
         }
         for s in 11..=40 {
             let stretch = TopStretch {
-                knot,
                 slope: 0.1 * s as f32,
+                ..flat
             };
-            let stretched: Vec<Prediction> = preds
-                .iter()
-                .map(|p| Prediction::from_probabilities(stretch.apply(p.probabilities)))
-                .collect();
+            let stretched: Vec<Prediction> = preds.iter().map(|p| stretch.apply_to(p)).collect();
             if stretched.iter().map(top).fold(0f32, f32::max) < reach {
                 continue;
             }

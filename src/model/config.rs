@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::label::Label;
+use crate::prediction::Prediction;
 use crate::text::normalize::{NORMALIZATION_VERSION, OLDEST_NORMALIZATION_VERSION};
 
 /// The identifier written as `model_type` in `config.json`.
@@ -84,6 +85,19 @@ impl TopStretch {
             };
         }
         out
+    }
+
+    /// The probability at the knot: the stretch moves only top probabilities above it.
+    pub fn knot_probability(&self) -> f32 {
+        1.0 / (1.0 + (-self.knot).exp())
+    }
+
+    /// The prediction with its top probability stretched; its label and every other field stay.
+    pub fn apply_to(&self, p: &Prediction) -> Prediction {
+        Prediction {
+            probabilities: self.apply(p.probabilities),
+            ..p.clone()
+        }
     }
 }
 

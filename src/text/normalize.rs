@@ -69,11 +69,12 @@ pub fn normalize_as(text: &str, version: u32) -> String {
         push_word(&mut out, word);
     }
     let collapsed = collapse_runs(&out, version >= DIGIT_RUNS_VERSION);
-    if version >= CLITIC_VERSION {
-        expand_slang(&join_clitics(&collapsed))
+    let joined = if version >= CLITIC_VERSION {
+        join_clitics(&collapsed)
     } else {
-        expand_slang(&collapsed)
-    }
+        collapsed
+    };
+    expand_slang(&joined)
 }
 
 /// Joins a detached `nya` (`makanan nya.` → `makanannya.`) to the word before it. Real posts
