@@ -32,23 +32,14 @@ impl Dense {
     /// Freezes `linear` (CPU f32 weights are repacked here, once).
     pub fn new(linear: &Linear) -> Result<Self> {
         let weight = linear.weight().clone();
-        let (n, k) = weight.dims2()?;
+        let n = weight.dims2()?.0;
         let bias = match linear.bias() {
             Some(b) => b.clone(),
             None => Tensor::zeros(n, weight.dtype(), weight.device())?,
         };
         let packed = if supported(&weight) && gemm::available() {
-            let npad = gemm::padded(n);
             let w = weight.to_vec2::<f32>()?;
-            let mut wt = vec![0f32; k * npad];
-            for (j, row) in w.iter().enumerate() {
-                for (i, &x) in row.iter().enumerate() {
-                    wt[i * npad + j] = x;
-                }
-            }
-            let mut b = bias.to_vec1::<f32>()?;
-            b.resize(npad, 0.0);
-            Some(Packed { wt, bias: b, k, n })
+            Some(Packed::new(&w, bias.to_vec1::<f32>()?))
         } else {
             None
         };

@@ -2,7 +2,12 @@
 
 use super::simd;
 
-/// `Wᵀ` as `(K, N rounded up to 32)` row-major and the bias padded the same way.
+/// `Wᵀ` in column panels: for each block of 32 output columns, a contiguous `K × 32` row-major
+/// panel (`[block][kk][col]`), the last block padded with zeros; the bias padded the same way.
+///
+/// Contiguous panels, not `Wᵀ` row-major: with rows 1–1.5 KB apart a panel's 256–512 cache lines
+/// fell into 8–16 of L1's 64 sets and were evicted before reuse (the weight loads then came from
+/// L2), although a panel is only 16–32 KB.
 pub(super) struct Packed {
     pub(super) wt: Vec<f32>,
     pub(super) bias: Vec<f32>,
@@ -11,9 +16,19 @@ pub(super) struct Packed {
 }
 
 impl Packed {
-    /// Row length of `wt` and `bias`: `n` rounded up to whole column blocks.
-    fn npad(&self) -> usize {
-        padded(self.n)
+    /// Packs `w` `(N, K)` (one `Vec` per output) and its bias `(N)`.
+    pub(super) fn new(w: &[Vec<f32>], mut bias: Vec<f32>) -> Packed {
+        let (n, k) = (w.len(), w.first().map_or(0, Vec::len));
+        let npad = padded(n);
+        let mut wt = vec![0f32; k * npad];
+        for (j, row) in w.iter().enumerate() {
+            let panel = (j / NB) * k * NB;
+            for (i, &x) in row.iter().enumerate() {
+                wt[panel + i * NB + j % NB] = x;
+            }
+        }
+        bias.resize(npad, 0.0);
+        Packed { wt, bias, k, n }
     }
 }
 
@@ -49,7 +64,7 @@ pub(super) fn available() -> bool {
 /// AVX-512 is missing: callers check both first.
 pub(super) fn dense(x: &[f32], p: &Packed, post: Post, out: &mut [f32]) {
     let m = x.len() / p.k;
-    assert!(x.len() == m * p.k && out.len() == m * p.n && p.wt.len() == p.k * p.npad());
+    assert!(x.len() == m * p.k && out.len() == m * p.n && p.wt.len() == p.k * padded(p.n));
     if let Post::Residual(r) = post {
         assert_eq!(r.len(), out.len());
     }
@@ -104,13 +119,13 @@ mod avx512 {
         post: Post,
         out: &mut [f32],
     ) {
-        let (k, n, npad) = (p.k, p.n, p.npad());
+        let (k, n) = (p.k, p.n);
         let b0 = _mm512_loadu_ps(p.bias.as_ptr().add(nb));
         let b1 = _mm512_loadu_ps(p.bias.as_ptr().add(nb + 16));
         let mut acc0 = [b0; R];
         let mut acc1 = [b1; R];
         let xp = x.as_ptr().add(mb * k);
-        let mut wp = p.wt.as_ptr().add(nb);
+        let mut wp = p.wt.as_ptr().add(nb * k);
         for kk in 0..k {
             let w0 = _mm512_loadu_ps(wp);
             let w1 = _mm512_loadu_ps(wp.add(16));
@@ -119,7 +134,7 @@ mod avx512 {
                 acc0[r] = _mm512_fmadd_ps(xv, w0, acc0[r]);
                 acc1[r] = _mm512_fmadd_ps(xv, w1, acc1[r]);
             }
-            wp = wp.add(npad);
+            wp = wp.add(NB);
         }
         let cols = (n - nb).min(NB);
         let mut buf = [0f32; NB];

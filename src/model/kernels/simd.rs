@@ -253,9 +253,9 @@ dispatch! {
 const TILE: usize = 4;
 
 /// Scores of `R` queries against the keys `kt` (`hd × n8`, transposed, zero-padded to a
-/// multiple of 8 columns), into `s` (`R × n8`). Each 8-key block accumulates in registers.
+/// multiple of `L` columns), into `s` (`R × n8`). Each `L`-key block accumulates in registers.
 #[inline(always)]
-fn scores_tile<const R: usize, const FMA: bool>(
+fn scores_tile<const R: usize, const FMA: bool, const L: usize>(
     q: [&[f32]; R],
     kt: &[f32],
     n8: usize,
@@ -263,10 +263,10 @@ fn scores_tile<const R: usize, const FMA: bool>(
     s: &mut [f32],
 ) {
     let hd = q[0].len();
-    for jb in (0..n8).step_by(LANES) {
-        let mut acc = [[0f32; LANES]; R];
+    for jb in (0..n8).step_by(L) {
+        let mut acc = [[0f32; L]; R];
         for c in 0..hd {
-            let k = &kt[c * n8 + jb..c * n8 + jb + LANES];
+            let k = &kt[c * n8 + jb..c * n8 + jb + L];
             for (acc, q) in acc.iter_mut().zip(&q) {
                 let qc = q[c];
                 for (a, &k) in acc.iter_mut().zip(k) {
@@ -275,7 +275,7 @@ fn scores_tile<const R: usize, const FMA: bool>(
             }
         }
         for (r, acc) in acc.iter().enumerate() {
-            for (s, a) in s[r * n8 + jb..r * n8 + jb + LANES].iter_mut().zip(acc) {
+            for (s, a) in s[r * n8 + jb..r * n8 + jb + L].iter_mut().zip(acc) {
                 *s = a * scale;
             }
         }
@@ -295,9 +295,9 @@ fn softmax(s: &mut [f32]) {
     }
 }
 
-/// `out[r] = Σ_j p[r][j] · v[j]` for `R` rows, 8 output columns at a time in registers.
+/// `out[r] = Σ_j p[r][j] · v[j]` for `R` rows, `L` output columns at a time in registers.
 #[inline(always)]
-fn mix_tile<const R: usize, const FMA: bool>(
+fn mix_tile<const R: usize, const FMA: bool, const L: usize>(
     p: &[f32],
     n8: usize,
     n: usize,
@@ -306,10 +306,10 @@ fn mix_tile<const R: usize, const FMA: bool>(
 ) {
     let hd = out[0].len();
     let mut out = out;
-    for cb in (0..hd).step_by(LANES) {
-        let mut acc = [[0f32; LANES]; R];
+    for cb in (0..hd).step_by(L) {
+        let mut acc = [[0f32; L]; R];
         for j in 0..n {
-            let vj = &v[j * hd + cb..j * hd + cb + LANES];
+            let vj = &v[j * hd + cb..j * hd + cb + L];
             for (r, acc) in acc.iter_mut().enumerate() {
                 let pj = p[r * n8 + j];
                 for (a, &x) in acc.iter_mut().zip(vj) {
@@ -318,63 +318,99 @@ fn mix_tile<const R: usize, const FMA: bool>(
             }
         }
         for (o, acc) in out.iter_mut().zip(&acc) {
-            o[cb..cb + LANES].copy_from_slice(acc);
+            o[cb..cb + L].copy_from_slice(acc);
         }
     }
 }
 
-dispatch! {
-    /// Scaled dot-product attention per sequence and head over the unmasked tokens only;
-    /// queries go `TILE` at a time through register-blocked score and mixing loops.
-    fn attention(qkv: &[f32], mask: &[f32], out: &mut [f32], t: usize, heads: usize) {
-        let d = out.len() / mask.len().max(1);
-        let hd = d / heads;
-        if !hd.is_multiple_of(LANES) {
-            return attention_plain(qkv, mask, out, t, heads);
+/// Scaled dot-product attention per sequence and head over the unmasked tokens only.
+///
+/// Not through `dispatch!`: this kernel also has an AVX-512 build with 16-key blocks. Each score
+/// and each output column is summed over keys in the same order at any block width, so the three
+/// builds agree to the bit wherever they fuse the multiply-adds alike.
+pub(super) fn attention(qkv: &[f32], mask: &[f32], out: &mut [f32], t: usize, heads: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f,avx2,fma")]
+        fn avx512(qkv: &[f32], mask: &[f32], out: &mut [f32], t: usize, heads: usize) {
+            attention_blocks::<true, 16>(qkv, mask, out, t, heads)
         }
-        let scale = 1.0 / (hd as f32).sqrt();
-        let n8max = t.div_ceil(LANES) * LANES;
-        let mut keys = Vec::with_capacity(t);
-        let mut kt = vec![0f32; hd * n8max];
-        let mut v = vec![0f32; t * hd];
-        let mut p = vec![0f32; TILE * n8max];
-        for ((seq, m), ctx) in qkv
-            .chunks_exact(t * 3 * d)
-            .zip(mask.chunks_exact(t))
-            .zip(out.chunks_exact_mut(t * d))
+        #[target_feature(enable = "avx2,fma")]
+        fn avx2(qkv: &[f32], mask: &[f32], out: &mut [f32], t: usize, heads: usize) {
+            attention_blocks::<true, LANES>(qkv, mask, out, t, heads)
+        }
+        let d = out.len() / mask.len().max(1);
+        let hd = d / heads.max(1);
+        if std::arch::is_x86_feature_detected!("avx512f") && hd.is_multiple_of(16) {
+            // SAFETY: the running CPU has the features `avx512` was compiled for.
+            return unsafe { avx512(qkv, mask, out, t, heads) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {
-            keys.clear();
-            keys.extend((0..t).filter(|&j| m[j] != 0.0));
-            let n = keys.len();
-            let n8 = n.div_ceil(LANES) * LANES;
-            let row = |j: usize| &seq[j * 3 * d..(j + 1) * 3 * d];
-            for h in 0..heads {
-                let (qo, ko, vo) = (h * hd, d + h * hd, 2 * d + h * hd);
-                kt[..hd * n8].fill(0.0);
-                for (jj, &j) in keys.iter().enumerate() {
-                    for (c, &kc) in row(j)[ko..ko + hd].iter().enumerate() {
-                        kt[c * n8 + jj] = kc;
-                    }
-                    v[jj * hd..(jj + 1) * hd].copy_from_slice(&row(j)[vo..vo + hd]);
+            // SAFETY: as above, for `avx2`.
+            return unsafe { avx2(qkv, mask, out, t, heads) };
+        }
+    }
+    attention_blocks::<false, LANES>(qkv, mask, out, t, heads)
+}
+
+/// [`attention`] in `L`-wide blocks: queries go `TILE` at a time through register-blocked
+/// score and mixing loops.
+#[inline(always)]
+pub(super) fn attention_blocks<const FMA: bool, const L: usize>(
+    qkv: &[f32],
+    mask: &[f32],
+    out: &mut [f32],
+    t: usize,
+    heads: usize,
+) {
+    let d = out.len() / mask.len().max(1);
+    let hd = d / heads;
+    if !hd.is_multiple_of(L) {
+        return attention_plain(qkv, mask, out, t, heads);
+    }
+    let scale = 1.0 / (hd as f32).sqrt();
+    let n8max = t.div_ceil(L) * L;
+    let mut keys = Vec::with_capacity(t);
+    let mut kt = vec![0f32; hd * n8max];
+    let mut v = vec![0f32; t * hd];
+    let mut p = vec![0f32; TILE * n8max];
+    for ((seq, m), ctx) in qkv
+        .chunks_exact(t * 3 * d)
+        .zip(mask.chunks_exact(t))
+        .zip(out.chunks_exact_mut(t * d))
+    {
+        keys.clear();
+        keys.extend((0..t).filter(|&j| m[j] != 0.0));
+        let n = keys.len();
+        let n8 = n.div_ceil(L) * L;
+        let row = |j: usize| &seq[j * 3 * d..(j + 1) * 3 * d];
+        for h in 0..heads {
+            let (qo, ko, vo) = (h * hd, d + h * hd, 2 * d + h * hd);
+            kt[..hd * n8].fill(0.0);
+            for (jj, &j) in keys.iter().enumerate() {
+                for (c, &kc) in row(j)[ko..ko + hd].iter().enumerate() {
+                    kt[c * n8 + jj] = kc;
                 }
-                let mut tiles = keys.chunks_exact(TILE);
-                for tile in tiles.by_ref() {
-                    let tile: [usize; TILE] = std::array::from_fn(|r| tile[r]);
-                    let q = tile.map(|i| &row(i)[qo..qo + hd]);
-                    scores_tile::<TILE, FMA>(q, &kt, n8, scale, &mut p);
-                    for r in 0..TILE {
-                        softmax(&mut p[r * n8..r * n8 + n]);
-                    }
-                    let ranges = tile.map(|i| i * d + qo..i * d + qo + hd);
-                    // The tile's rows are distinct tokens, so their slices are disjoint.
-                    let outs = ctx.get_disjoint_mut(ranges).expect("distinct rows");
-                    mix_tile::<TILE, FMA>(&p, n8, n, &v, outs);
+                v[jj * hd..(jj + 1) * hd].copy_from_slice(&row(j)[vo..vo + hd]);
+            }
+            let mut tiles = keys.chunks_exact(TILE);
+            for tile in tiles.by_ref() {
+                let tile: [usize; TILE] = std::array::from_fn(|r| tile[r]);
+                let q = tile.map(|i| &row(i)[qo..qo + hd]);
+                scores_tile::<TILE, FMA, L>(q, &kt, n8, scale, &mut p);
+                for r in 0..TILE {
+                    softmax(&mut p[r * n8..r * n8 + n]);
                 }
-                for &i in tiles.remainder() {
-                    scores_tile::<1, FMA>([&row(i)[qo..qo + hd]], &kt, n8, scale, &mut p);
-                    softmax(&mut p[..n]);
-                    mix_tile::<1, FMA>(&p, n8, n, &v, [&mut ctx[i * d + qo..i * d + qo + hd]]);
-                }
+                let ranges = tile.map(|i| i * d + qo..i * d + qo + hd);
+                // The tile's rows are distinct tokens, so their slices are disjoint.
+                let outs = ctx.get_disjoint_mut(ranges).expect("distinct rows");
+                mix_tile::<TILE, FMA, L>(&p, n8, n, &v, outs);
+            }
+            for &i in tiles.remainder() {
+                scores_tile::<1, FMA, L>([&row(i)[qo..qo + hd]], &kt, n8, scale, &mut p);
+                softmax(&mut p[..n]);
+                mix_tile::<1, FMA, L>(&p, n8, n, &v, [&mut ctx[i * d + qo..i * d + qo + hd]]);
             }
         }
     }
@@ -416,6 +452,38 @@ fn attention_plain(qkv: &[f32], mask: &[f32], out: &mut [f32], t: usize, heads: 
 #[cfg(test)]
 mod tests {
     use crate::model::kernels::simd;
+
+    #[test]
+    fn attention_block_widths_agree_to_the_bit() {
+        // Two sequences of 21 tokens (keys and queries beyond one 16-block, padding in the
+        // middle and at the end), d = 64, two heads of 32: the 8- and 16-key builds must
+        // give identical contexts, since both sum each score and output in key order.
+        let (b, t, d) = (2, 21, 64);
+        let mut state = 7u32;
+        let qkv: Vec<f32> = (0..b * t * 3 * d)
+            .map(|_| {
+                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                (state >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+            })
+            .collect();
+        let mask: Vec<f32> = (0..b * t)
+            .map(|i| if i % t == 5 || i % t > 17 + i / t { 0.0 } else { 1.0 })
+            .collect();
+        let mut narrow = vec![0f32; b * t * d];
+        let mut wide = vec![0f32; b * t * d];
+        simd::attention_blocks::<false, 8>(&qkv, &mask, &mut narrow, t, 2);
+        simd::attention_blocks::<false, 16>(&qkv, &mask, &mut wide, t, 2);
+        assert_eq!(narrow, wide);
+        assert!(narrow.iter().any(|&x| x != 0.0));
+        let mut dispatched = vec![0f32; b * t * d];
+        simd::attention(&qkv, &mask, &mut dispatched, t, 2);
+        let worst = dispatched
+            .iter()
+            .zip(&narrow)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(worst < 1e-5, "dispatched build off by {worst}");
+    }
 
     #[test]
     fn exp_matches_std_across_the_softmax_range() {
