@@ -679,3 +679,52 @@ fn train_cli_rejects_out_of_range_settings_before_reading_data() {
     );
     assert!(!out.exists());
 }
+
+#[test]
+fn average_writes_a_model_that_classifies_like_its_inputs() {
+    // The shipped model averaged with itself has its weights; only the calibration is reset,
+    // which moves no label.
+    let tmp = tempfile::tempdir().unwrap();
+    let soup = tmp.path().join("soup");
+    let soup_s = soup.to_str().unwrap();
+    let m = model_dir();
+    let m_s = m.to_str().unwrap();
+    let o = run(&["average", m_s, m_s, "--out", soup_s], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("pantau calibrate"));
+    let input = b"{\"text\":\"Ayo coblos nomor 2, jangan golput!\"}\n{\"text\":\"Makan siang enak banget hari ini\"}\n";
+    let ours = run(
+        &["classify", "--model", soup_s, "-q", "-", "-o", "-"],
+        Some(input),
+    );
+    let theirs = run(
+        &["classify", "--model", m_s, "-q", "-", "-o", "-"],
+        Some(input),
+    );
+    assert!(
+        ours.status.success() && theirs.status.success(),
+        "{}",
+        stderr(&ours)
+    );
+    let labels = |o: &std::process::Output| -> Vec<String> {
+        jsonl(&o.stdout)
+            .iter()
+            .map(|r| r["label"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(labels(&ours), labels(&theirs));
+    // Refused input is an error naming the file, and nothing is written.
+    let o = run(
+        &[
+            "average",
+            m_s,
+            "no-such-model",
+            "--out",
+            tmp.path().join("x").to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("no-such-model"), "{}", stderr(&o));
+    assert!(!tmp.path().join("x").exists());
+}

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+pub mod average;
 pub mod calibrate;
 pub mod classify;
 pub mod common;
@@ -44,6 +45,8 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Train a model on labeled data.
     Train(Box<train::TrainArgs>),
+    /// Average the weights of models fine-tuned from one start (a model soup).
+    Average(average::AverageArgs),
     /// Evaluate a model on labeled data.
     Eval(eval::EvalArgs),
     /// Print each post's normalized text, one line per input row (what the tokenizer sees).
@@ -62,6 +65,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Info(a) => info::run(a).map(|_| ExitCode::SUCCESS),
         Command::Report(a) => report::run(a).map(|_| ExitCode::SUCCESS),
         Command::Train(a) => train::run(*a).map(|_| ExitCode::SUCCESS),
+        Command::Average(a) => average::run(a).map(|_| ExitCode::SUCCESS),
         Command::Eval(a) => eval::run(a).map(|_| ExitCode::SUCCESS),
         Command::Normalize(a) => normalize::run(a).map(|_| ExitCode::SUCCESS),
         Command::Corpora(a) => corpora::run(a).map(|_| ExitCode::SUCCESS),

@@ -21,6 +21,39 @@ pub fn save_model_dir(
     varmap: &VarMap,
     report: &TrainReport,
 ) -> Result<()> {
+    replace_dir(out, |dir| {
+        let mut cfg = config.clone();
+        cfg.torch_dtype = "float16".into();
+        let json = serde_json::to_vec_pretty(&cfg).expect("config serializes");
+        std::fs::write(dir.join("config.json"), json)
+            .map_err(|e| Error::io(dir.join("config.json"), e))?;
+        encoder.save(&dir.join("tokenizer.json"))?;
+        let tensors: HashMap<String, Tensor> = varmap
+            .data()
+            .lock()
+            .expect("varmap lock")
+            .iter()
+            .map(|(k, v)| {
+                Ok((
+                    k.clone(),
+                    v.as_tensor()
+                        .to_dtype(DType::F16)?
+                        .to_device(&Device::Cpu)?,
+                ))
+            })
+            .collect::<Result<_>>()?;
+        candle_core::safetensors::save(&tensors, dir.join("model.safetensors"))?;
+        let rep = serde_json::to_vec_pretty(report).expect("report serializes");
+        std::fs::write(dir.join("training.json"), rep)
+            .map_err(|e| Error::io(dir.join("training.json"), e))?;
+        let card = model_card(&cfg, report);
+        std::fs::write(dir.join("README.md"), card).map_err(|e| Error::io(dir.join("README.md"), e))
+    })
+}
+
+/// Fills a temporary directory beside `out` with `fill`, then swaps it into place, so `out` is
+/// always either its old or its new complete contents.
+pub(crate) fn replace_dir(out: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
     let parent = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -30,33 +63,7 @@ pub fn save_model_dir(
         .prefix(".pantau-save-")
         .tempdir_in(&parent)
         .map_err(|e| Error::io(&parent, e))?;
-    let dir = tmp.path();
-    let mut cfg = config.clone();
-    cfg.torch_dtype = "float16".into();
-    let json = serde_json::to_vec_pretty(&cfg).expect("config serializes");
-    std::fs::write(dir.join("config.json"), json)
-        .map_err(|e| Error::io(dir.join("config.json"), e))?;
-    encoder.save(&dir.join("tokenizer.json"))?;
-    let tensors: HashMap<String, Tensor> = varmap
-        .data()
-        .lock()
-        .expect("varmap lock")
-        .iter()
-        .map(|(k, v)| {
-            Ok((
-                k.clone(),
-                v.as_tensor()
-                    .to_dtype(DType::F16)?
-                    .to_device(&Device::Cpu)?,
-            ))
-        })
-        .collect::<Result<_>>()?;
-    candle_core::safetensors::save(&tensors, dir.join("model.safetensors"))?;
-    let rep = serde_json::to_vec_pretty(report).expect("report serializes");
-    std::fs::write(dir.join("training.json"), rep)
-        .map_err(|e| Error::io(dir.join("training.json"), e))?;
-    let card = model_card(&cfg, report);
-    std::fs::write(dir.join("README.md"), card).map_err(|e| Error::io(dir.join("README.md"), e))?;
+    fill(tmp.path())?;
 
     // Swap the finished directory in: the old model is moved aside first and restored if the swap fails,
     // so `out` is always either the old or the new complete model.

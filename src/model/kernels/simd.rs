@@ -467,7 +467,13 @@ mod tests {
             })
             .collect();
         let mask: Vec<f32> = (0..b * t)
-            .map(|i| if i % t == 5 || i % t > 17 + i / t { 0.0 } else { 1.0 })
+            .map(|i| {
+                if i % t == 5 || i % t > 17 + i / t {
+                    0.0
+                } else {
+                    1.0
+                }
+            })
             .collect();
         let mut narrow = vec![0f32; b * t * d];
         let mut wide = vec![0f32; b * t * d];
