@@ -252,21 +252,21 @@ dispatch! {
 /// Query rows handled together, so each key or value vector loaded serves this many rows.
 const TILE: usize = 4;
 
-/// Scores of `R` queries against the keys `kt` (`hd × n8`, transposed, zero-padded to a
-/// multiple of `L` columns), into `s` (`R × n8`). Each `L`-key block accumulates in registers.
+/// Scores of `R` queries against the keys `kt` (`hd × nk`, transposed, `nk` keys zero-padded to a
+/// multiple of `L` columns), into `s` (`R × nk`). Each `L`-key block accumulates in registers.
 #[inline(always)]
 fn scores_tile<const R: usize, const FMA: bool, const L: usize>(
     q: [&[f32]; R],
     kt: &[f32],
-    n8: usize,
+    nk: usize,
     scale: f32,
     s: &mut [f32],
 ) {
     let hd = q[0].len();
-    for jb in (0..n8).step_by(L) {
+    for jb in (0..nk).step_by(L) {
         let mut acc = [[0f32; L]; R];
         for c in 0..hd {
-            let k = &kt[c * n8 + jb..c * n8 + jb + L];
+            let k = &kt[c * nk + jb..c * nk + jb + L];
             for (acc, q) in acc.iter_mut().zip(&q) {
                 let qc = q[c];
                 for (a, &k) in acc.iter_mut().zip(k) {
@@ -275,7 +275,7 @@ fn scores_tile<const R: usize, const FMA: bool, const L: usize>(
             }
         }
         for (r, acc) in acc.iter().enumerate() {
-            for (s, a) in s[r * n8 + jb..r * n8 + jb + L].iter_mut().zip(acc) {
+            for (s, a) in s[r * nk + jb..r * nk + jb + L].iter_mut().zip(acc) {
                 *s = a * scale;
             }
         }
@@ -299,7 +299,7 @@ fn softmax(s: &mut [f32]) {
 #[inline(always)]
 fn mix_tile<const R: usize, const FMA: bool, const L: usize>(
     p: &[f32],
-    n8: usize,
+    nk: usize,
     n: usize,
     v: &[f32],
     out: [&mut [f32]; R],
@@ -311,7 +311,7 @@ fn mix_tile<const R: usize, const FMA: bool, const L: usize>(
         for j in 0..n {
             let vj = &v[j * hd + cb..j * hd + cb + L];
             for (r, acc) in acc.iter_mut().enumerate() {
-                let pj = p[r * n8 + j];
+                let pj = p[r * nk + j];
                 for (a, &x) in acc.iter_mut().zip(vj) {
                     *a = madd::<FMA>(pj, x, *a);
                 }
@@ -370,11 +370,11 @@ pub(super) fn attention_blocks<const FMA: bool, const L: usize>(
         return attention_plain(qkv, mask, out, t, heads);
     }
     let scale = 1.0 / (hd as f32).sqrt();
-    let n8max = t.div_ceil(L) * L;
+    let keys_max = t.div_ceil(L) * L;
     let mut keys = Vec::with_capacity(t);
-    let mut kt = vec![0f32; hd * n8max];
+    let mut kt = vec![0f32; hd * keys_max];
     let mut v = vec![0f32; t * hd];
-    let mut p = vec![0f32; TILE * n8max];
+    let mut p = vec![0f32; TILE * keys_max];
     for ((seq, m), ctx) in qkv
         .chunks_exact(t * 3 * d)
         .zip(mask.chunks_exact(t))
@@ -383,14 +383,14 @@ pub(super) fn attention_blocks<const FMA: bool, const L: usize>(
         keys.clear();
         keys.extend((0..t).filter(|&j| m[j] != 0.0));
         let n = keys.len();
-        let n8 = n.div_ceil(L) * L;
+        let nk = n.div_ceil(L) * L;
         let row = |j: usize| &seq[j * 3 * d..(j + 1) * 3 * d];
         for h in 0..heads {
             let (qo, ko, vo) = (h * hd, d + h * hd, 2 * d + h * hd);
-            kt[..hd * n8].fill(0.0);
+            kt[..hd * nk].fill(0.0);
             for (jj, &j) in keys.iter().enumerate() {
                 for (c, &kc) in row(j)[ko..ko + hd].iter().enumerate() {
-                    kt[c * n8 + jj] = kc;
+                    kt[c * nk + jj] = kc;
                 }
                 v[jj * hd..(jj + 1) * hd].copy_from_slice(&row(j)[vo..vo + hd]);
             }
@@ -398,19 +398,19 @@ pub(super) fn attention_blocks<const FMA: bool, const L: usize>(
             for tile in tiles.by_ref() {
                 let tile: [usize; TILE] = std::array::from_fn(|r| tile[r]);
                 let q = tile.map(|i| &row(i)[qo..qo + hd]);
-                scores_tile::<TILE, FMA, L>(q, &kt, n8, scale, &mut p);
+                scores_tile::<TILE, FMA, L>(q, &kt, nk, scale, &mut p);
                 for r in 0..TILE {
-                    softmax(&mut p[r * n8..r * n8 + n]);
+                    softmax(&mut p[r * nk..r * nk + n]);
                 }
                 let ranges = tile.map(|i| i * d + qo..i * d + qo + hd);
                 // The tile's rows are distinct tokens, so their slices are disjoint.
                 let outs = ctx.get_disjoint_mut(ranges).expect("distinct rows");
-                mix_tile::<TILE, FMA, L>(&p, n8, n, &v, outs);
+                mix_tile::<TILE, FMA, L>(&p, nk, n, &v, outs);
             }
             for &i in tiles.remainder() {
-                scores_tile::<1, FMA, L>([&row(i)[qo..qo + hd]], &kt, n8, scale, &mut p);
+                scores_tile::<1, FMA, L>([&row(i)[qo..qo + hd]], &kt, nk, scale, &mut p);
                 softmax(&mut p[..n]);
-                mix_tile::<1, FMA, L>(&p, n8, n, &v, [&mut ctx[i * d + qo..i * d + qo + hd]]);
+                mix_tile::<1, FMA, L>(&p, nk, n, &v, [&mut ctx[i * d + qo..i * d + qo + hd]]);
             }
         }
     }
