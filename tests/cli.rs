@@ -727,4 +727,19 @@ fn average_writes_a_model_that_classifies_like_its_inputs() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("no-such-model"), "{}", stderr(&o));
     assert!(!tmp.path().join("x").exists());
+    // A mistyped --out that names a folder of other files is refused before anything is written.
+    let docs = tmp.path().join("docs");
+    std::fs::create_dir(&docs).unwrap();
+    std::fs::write(docs.join("thesis.md"), b"keep me").unwrap();
+    let o = run(
+        &["average", m_s, m_s, "--out", docs.to_str().unwrap()],
+        None,
+    );
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("not a model directory"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(std::fs::read(docs.join("thesis.md")).unwrap(), b"keep me");
 }

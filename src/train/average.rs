@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::model::config::Config;
 use crate::model::load::{existing, read_config};
-use crate::train::save::replace_dir;
+use crate::train::save::{check_replaceable, replace_dir};
 
 /// What [`average_models`] wrote: `average.json` in the new model directory.
 #[derive(Debug, Clone, Serialize)]
@@ -42,6 +42,7 @@ pub fn average_models(
     if rest.is_empty() {
         return Err(too_few());
     }
+    check_replaceable(out)?;
     let config = read_config(first)?;
     let tokenizer = read(first, "tokenizer.json")?;
     let mut sums = weights(first)?

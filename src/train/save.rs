@@ -53,7 +53,11 @@ pub fn save_model_dir(
 
 /// Fills a temporary directory beside `out` with `fill`, then swaps it into place, so `out` is
 /// always either its old or its new complete contents.
+///
+/// `out` must be new, empty or a model directory (it holds `config.json`): replacing is deleting,
+/// and a mistyped `--out` must not take a folder of other files with it.
 pub(crate) fn replace_dir(out: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    check_replaceable(out)?;
     let parent = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -81,4 +85,67 @@ pub(crate) fn replace_dir(out: &Path, fill: impl FnOnce(&Path) -> Result<()>) ->
         std::fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))?;
     }
     Ok(())
+}
+
+/// Whether [`replace_dir`] may replace `out`: an error naming it if not.
+pub(crate) fn check_replaceable(out: &Path) -> Result<()> {
+    let refuse = |reason: &str| {
+        Err(Error::BadInput {
+            path: out.display().to_string(),
+            reason: format!("{reason}; pass a new directory, or a model directory to replace"),
+        })
+    };
+    match std::fs::symlink_metadata(out) {
+        Err(_) => Ok(()),
+        Ok(m) if !m.is_dir() => refuse("exists and is not a directory"),
+        Ok(_) if out.join("config.json").is_file() => Ok(()),
+        Ok(_) => {
+            let mut entries = std::fs::read_dir(out).map_err(|e| Error::io(out, e))?;
+            if entries.next().is_none() {
+                Ok(())
+            } else {
+                refuse("holds files but no config.json, so it is not a model directory")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_new_empty_or_model_directories_are_replaced() {
+        let tmp = tempfile::tempdir().unwrap();
+        let write = |dir: &Path| {
+            replace_dir(dir, |d| {
+                std::fs::write(d.join("config.json"), b"{}").map_err(|e| Error::io(d, e))
+            })
+        };
+        let new = tmp.path().join("new");
+        write(&new).unwrap();
+        assert!(new.join("config.json").is_file());
+        // A model directory is replaced, an empty one filled.
+        std::fs::write(new.join("stale.txt"), b"x").unwrap();
+        write(&new).unwrap();
+        assert!(!new.join("stale.txt").exists());
+        let empty = tmp.path().join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        write(&empty).unwrap();
+        // A folder of other files and a file are refused, and left as they were.
+        let docs = tmp.path().join("docs");
+        std::fs::create_dir(&docs).unwrap();
+        std::fs::write(docs.join("thesis.md"), b"keep me").unwrap();
+        let e = write(&docs).unwrap_err().to_string();
+        assert!(
+            e.contains("docs") && e.contains("not a model directory"),
+            "{e}"
+        );
+        assert_eq!(std::fs::read(docs.join("thesis.md")).unwrap(), b"keep me");
+        let file = tmp.path().join("notes.txt");
+        std::fs::write(&file, b"keep").unwrap();
+        let e = write(&file).unwrap_err().to_string();
+        assert!(e.contains("not a directory"), "{e}");
+        assert_eq!(std::fs::read(&file).unwrap(), b"keep");
+    }
 }

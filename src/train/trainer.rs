@@ -33,7 +33,7 @@ use crate::train::loss::{cross_entropy, label_weights};
 use crate::train::optim::{adamw, clip_scale, schedule};
 use crate::train::pretrain::pretrain;
 use crate::train::report::{EpochReport, Event, TrainReport};
-use crate::train::save::save_model_dir;
+use crate::train::save::{check_replaceable, save_model_dir};
 
 /// Training and development examples.
 #[derive(Clone, Debug, Default)]
@@ -61,6 +61,8 @@ pub fn train(
     mut on_event: impl FnMut(Event),
 ) -> Result<TrainReport> {
     config.validate()?;
+    // Before any work: a run that could not be saved would be lost.
+    check_replaceable(out)?;
     if data.train.is_empty() || data.dev.is_empty() {
         return Err(Error::Training(
             "training and dev data must both be non-empty".into(),
