@@ -706,12 +706,6 @@ fn average_writes_a_model_that_classifies_like_its_inputs() {
         "{}",
         stderr(&ours)
     );
-    let labels = |o: &std::process::Output| -> Vec<String> {
-        jsonl(&o.stdout)
-            .iter()
-            .map(|r| r["label"].as_str().unwrap().to_string())
-            .collect()
-    };
     assert_eq!(labels(&ours), labels(&theirs));
     // Refused input is an error naming the file, and nothing is written.
     let o = run(

@@ -180,12 +180,6 @@ fn calibrate_fits_a_temperature_into_the_config_and_keeps_every_label() {
         assert!(s["slope"].as_f64().unwrap() > 1.0, "{s}");
     }
     let after = run(&["classify", "-m", mdir, "data/sample.jsonl"], None);
-    let labels = |o: &std::process::Output| -> Vec<String> {
-        jsonl(&o.stdout)
-            .iter()
-            .map(|r| r["label"].as_str().unwrap().to_string())
-            .collect()
-    };
     assert_eq!(labels(&before), labels(&after));
     let (_, v) = calibrate(&["--no-top-stretch"]);
     assert!(v.get("top_stretch").is_none(), "{v}");

@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::model::config::Config;
 use crate::model::load::{existing, read_config};
-use crate::train::save::{check_replaceable, replace_dir};
+use crate::train::save::{check_replaceable, replace_dir, write_file};
 
 /// What [`average_models`] wrote: `average.json` in the new model directory.
 #[derive(Debug, Clone, Serialize)]
@@ -115,15 +115,15 @@ pub fn average_models(
         command,
     };
     replace_dir(out, |dir| {
-        write(
+        write_file(
             dir,
             "config.json",
             &serde_json::to_vec_pretty(&cfg).expect("config serializes"),
         )?;
-        write(dir, "tokenizer.json", &tokenizer)?;
+        write_file(dir, "tokenizer.json", &tokenizer)?;
         candle_core::safetensors::save(&mean, dir.join("model.safetensors"))?;
         let rep = serde_json::to_vec_pretty(&report).expect("report serializes");
-        write(dir, "average.json", &rep)
+        write_file(dir, "average.json", &rep)
     })?;
     Ok(report)
 }
@@ -158,11 +158,6 @@ fn same_architecture(a: &Config, b: &Config) -> bool {
 fn read(dir: &Path, file: &str) -> Result<Vec<u8>> {
     let p = existing(dir, file)?;
     std::fs::read(&p).map_err(|e| Error::io(&p, e))
-}
-
-fn write(dir: &Path, file: &str, bytes: &[u8]) -> Result<()> {
-    let p = dir.join(file);
-    std::fs::write(&p, bytes).map_err(|e| Error::io(&p, e))
 }
 
 fn weights(dir: &Path) -> Result<HashMap<String, Tensor>> {

@@ -25,8 +25,7 @@ pub fn save_model_dir(
         let mut cfg = config.clone();
         cfg.torch_dtype = "float16".into();
         let json = serde_json::to_vec_pretty(&cfg).expect("config serializes");
-        std::fs::write(dir.join("config.json"), json)
-            .map_err(|e| Error::io(dir.join("config.json"), e))?;
+        write_file(dir, "config.json", &json)?;
         encoder.save(&dir.join("tokenizer.json"))?;
         let tensors: HashMap<String, Tensor> = varmap
             .data()
@@ -44,10 +43,8 @@ pub fn save_model_dir(
             .collect::<Result<_>>()?;
         candle_core::safetensors::save(&tensors, dir.join("model.safetensors"))?;
         let rep = serde_json::to_vec_pretty(report).expect("report serializes");
-        std::fs::write(dir.join("training.json"), rep)
-            .map_err(|e| Error::io(dir.join("training.json"), e))?;
-        let card = model_card(&cfg, report);
-        std::fs::write(dir.join("README.md"), card).map_err(|e| Error::io(dir.join("README.md"), e))
+        write_file(dir, "training.json", &rep)?;
+        write_file(dir, "README.md", model_card(&cfg, report).as_bytes())
     })
 }
 
@@ -85,6 +82,12 @@ pub(crate) fn replace_dir(out: &Path, fill: impl FnOnce(&Path) -> Result<()>) ->
         std::fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))?;
     }
     Ok(())
+}
+
+/// Writes `bytes` to `dir/file`; an error names the file.
+pub(crate) fn write_file(dir: &Path, file: &str, bytes: &[u8]) -> Result<()> {
+    let p = dir.join(file);
+    std::fs::write(&p, bytes).map_err(|e| Error::io(&p, e))
 }
 
 /// Whether [`replace_dir`] may replace `out`: an error naming it if not.

@@ -72,3 +72,11 @@ pub fn assert_prediction(row: &serde_json::Map<String, serde_json::Value>) {
 pub fn read(p: &Path) -> Vec<u8> {
     std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
+
+/// The `label` of each JSONL row a command printed, in order.
+pub fn labels(o: &Output) -> Vec<String> {
+    jsonl(&o.stdout)
+        .iter()
+        .map(|r| r["label"].as_str().unwrap().to_string())
+        .collect()
+}
