@@ -1,4 +1,4 @@
-//! Criterion benchmarks: tokenization alone, model forward per batch size, and end-to-end
+//! Criterion benchmarks: tokenization and the lexical head alone, model forward per batch size, and end-to-end
 //! `classify_batch` over a fixed realistic set of posts (the test split), in posts/s; and one
 //! training epoch, in training examples/s.
 //!
@@ -55,6 +55,19 @@ fn tokenization(c: &mut Criterion) {
                 .sum::<usize>()
         })
     });
+    // The lexical head's share of the per-post work (hashing, TF-IDF, the dot product), on text
+    // already prepared.
+    let prepared: Vec<String> = posts.iter().map(|p| clf.prepare(p).text).collect();
+    if clf.lexical().is_some() {
+        g.bench_function("lexical_head", |b| {
+            b.iter(|| {
+                prepared
+                    .iter()
+                    .map(|p| clf.lexical_offset(black_box(p)).unwrap()[0])
+                    .sum::<f32>()
+            })
+        });
+    }
     g.finish();
 }
 

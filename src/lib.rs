@@ -5,17 +5,20 @@
 //!
 //! - Shared small types at the bottom: [`error`], [`label`], [`prediction`] (the model's verdict on
 //!   a post, and the analyst's [`Triage`] thresholds), [`record`] (one input row); [`device`] and [`hub`] find the device and the model.
-//! - [`text`]: [`text::normalize`] cleans a post, [`text::vocab`] learns a vocabulary, and
-//!   [`text::tokenizer`] turns cleaned text into token ids.
+//! - [`text`]: [`text::normalize`] cleans a post, [`text::participants`] marks registered
+//!   election participants, [`text::vocab`] learns a vocabulary, [`text::tokenizer`] turns
+//!   cleaned text into token ids, and [`text::ngrams`] counts its hashed n-grams.
 //! - [`model`]: the encoder classifier in candle ([`model::config`], [`model::encoder`],
-//!   [`model::load`], the compiled-in shipped model [`model::builtin`]) and the fused CPU kernels
-//!   it runs on, split by kind.
+//!   [`model::load`], the compiled-in shipped model [`model::builtin`]), the fused CPU kernels
+//!   it runs on, split by kind, and the [`model::lexical`] head whose TF-IDF logits join the
+//!   encoder's.
 //! - [`io`]: format detection from the content ([`mod@io::decode`]: compression, encodings;
 //!   [`io::format`]: containers, headers), one reader and one writer per format (JSONL, CSV/TSV,
 //!   Parquet, spreadsheets, text), output paths, checkpoints
 //!   for `--resume` (with the run's fingerprint), the review order, and reading labeled examples. It knows records and predictions, not the model.
-//! - [`classify`]: the [`Classifier`] (normalize → tokenize into windows → batch → model → the most
-//!   flagged window, with the calibrated temperature applied), batch planning, and
+//! - [`classify`]: the [`Classifier`] (normalize and mark → tokenize into windows, and the lexical
+//!   head's offset → batch → encoder + offset → the most flagged window, with the calibrated
+//!   temperature applied), batch planning, and
 //!   the streaming driver [`classify::classify_stream`], which sits above both `io` and the
 //!   classifier: `io` reads rows → the classifier scores them → `io` writes them, in input order;
 //!   [`classify::classify_texts`] runs the same path over an in-memory list (the Python package).

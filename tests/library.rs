@@ -153,6 +153,140 @@ fn hub_ids_resolve_through_a_local_cache() {
     assert_eq!(clf.classify_batch(&["halo"]).unwrap().len(), 1);
 }
 
+#[test]
+fn the_lexical_head_adds_its_weighted_logits_to_the_encoder_s() {
+    // Without the stretch, p = softmax(ln q + o / T): q the encoder alone at temperature T, o the
+    // head's offset.
+    let clf = Classifier::load_dir(&model_dir(), &Device::Cpu)
+        .unwrap()
+        .with_top_stretch(None);
+    assert!(
+        clf.lexical().is_some(),
+        "the shipped model has a lexical head"
+    );
+    let t = clf.config().temperature;
+    let posts = [
+        "Cantik banget sih mbak Raisa, suaranya adem",
+        "Ayo coblos nomor 2 tanggal 14 Februari!",
+        "Pak Prabowo hebat, programnya makan siang gratis mantap",
+        "Promo diskon akhir tahun 50% hanya hari ini",
+        "jangan pilih yang suka ingkar janji, pilih yang amanah",
+    ];
+    let whole = clf.classify_batch(&posts).unwrap();
+    let mut changed = 0;
+    for (post, p) in posts.iter().zip(&whole) {
+        let q = clf
+            .predict_ids(&[clf.encode(post).unwrap()])
+            .unwrap()
+            .remove(0);
+        let o = clf.lexical_offset(&clf.prepare(post).text).unwrap();
+        let z: Vec<f32> = (0..3).map(|k| q.probabilities[k].ln() + o[k] / t).collect();
+        let m = z.iter().cloned().fold(f32::MIN, f32::max);
+        let s: f32 = z.iter().map(|v| (v - m).exp()).sum();
+        for (k, zk) in z.iter().enumerate() {
+            let want = (zk - m).exp() / s;
+            assert!(
+                (p.probabilities[k] - want).abs() < 1e-4,
+                "{post}: {:?} vs {want} at {k}",
+                p.probabilities
+            );
+        }
+        changed += (q.probabilities != p.probabilities) as usize;
+    }
+    assert_eq!(changed, posts.len(), "the head moved every post");
+    // Without the head the model is the encoder alone.
+    let alone = clf.with_lexical(None);
+    for post in posts {
+        let q = alone
+            .predict_ids(&[alone.encode(post).unwrap()])
+            .unwrap()
+            .remove(0);
+        assert_eq!(alone.classify(post).unwrap().probabilities, q.probabilities);
+    }
+}
+
+#[test]
+fn zero_epochs_keep_the_encoder_and_fit_a_lexical_head_on_its_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path().join("base");
+    let cfg = TrainConfig {
+        no_lexical: true,
+        ..tiny_config(3)
+    };
+    train(&cfg, &slice(), &base, &Device::Cpu, |_| {}).unwrap();
+    assert!(Classifier::load_dir(&base, &Device::Cpu)
+        .unwrap()
+        .lexical()
+        .is_none());
+    let mut cfg = tiny_config(3);
+    cfg.init = Some(base.display().to_string());
+    cfg.epochs = 0;
+    let head = tmp.path().join("head");
+    let mut seen = false;
+    let report = train(&cfg, &slice(), &head, &Device::Cpu, |e| {
+        seen |= matches!(e, pantau::train::Event::Lexical(_))
+    })
+    .unwrap();
+    assert!(seen && report.epochs.is_empty());
+    let fitted = report.lexical.expect("a head was fitted");
+    assert_eq!(fitted.train_rows, 300);
+    assert_eq!(
+        fitted.dev_macro_f1.len(),
+        13,
+        "every weight was tried on dev"
+    );
+    let best = fitted
+        .dev_macro_f1
+        .iter()
+        .map(|(_, f)| *f)
+        .fold(f64::MIN, f64::max);
+    let chosen = fitted
+        .dev_macro_f1
+        .iter()
+        .find(|(w, _)| *w == fitted.weight);
+    assert_eq!(
+        chosen.unwrap().1,
+        best,
+        "the weight with the best dev macro-F1"
+    );
+    // The encoder's tensors are the base model's, bit for bit; the head's are new.
+    let tensors = |d: &Path| {
+        candle_core::safetensors::load(d.join("model.safetensors"), &Device::Cpu).unwrap()
+    };
+    let (a, b) = (tensors(&base), tensors(&head));
+    assert_eq!(b.len(), a.len() + 3);
+    for (name, t) in &a {
+        let u = &b[name];
+        let diff = (t.to_dtype(candle_core::DType::F32).unwrap()
+            - u.to_dtype(candle_core::DType::F32).unwrap())
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
+        assert_eq!(diff, 0.0, "{name}");
+    }
+    let clf = Classifier::load_dir(&head, &Device::Cpu).unwrap();
+    assert_eq!(clf.config().lexical.unwrap().weight, fitted.weight);
+    let card = std::fs::read_to_string(head.join("README.md")).unwrap();
+    assert!(card.contains("A lexical head beside the encoder"), "{card}");
+    // A new model needs epochs.
+    let e = train(
+        &TrainConfig {
+            epochs: 0,
+            ..tiny_config(3)
+        },
+        &slice(),
+        &tmp.path().join("never"),
+        &Device::Cpu,
+        |_| {},
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("needs --init"), "{e}");
+}
+
 fn tiny_config(seed: u64) -> TrainConfig {
     TrainConfig {
         epochs: 3,

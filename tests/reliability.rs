@@ -624,6 +624,43 @@ fn broken_or_inconsistent_models_are_refused_at_load_naming_the_file_and_the_fix
             }),
             &["tokenizer.json", "unknown-word token"],
         ),
+        (
+            "lexical_entry_removed",
+            Box::new(|d| {
+                edit_json(&d.join("config.json"), |v| {
+                    v.as_object_mut().unwrap().remove("lexical");
+                })
+            }),
+            &["model.safetensors", "lexical.* tensors", "no lexical entry"],
+        ),
+        (
+            "lexical_buckets_changed",
+            Box::new(|d| {
+                edit_json(&d.join("config.json"), |v| {
+                    v["lexical"]["buckets"] = 1024.into()
+                })
+            }),
+            &["model.safetensors", "1024 buckets", "lexical.idf (2048)"],
+        ),
+        (
+            "lexical_tensor_renamed",
+            Box::new(|d| {
+                rewrite_header(&weights(d), |h| {
+                    let t = h.remove("lexical.bias").unwrap();
+                    h.insert("lexical.bias_old".into(), t);
+                })
+            }),
+            &["model.safetensors", "lexical.bias is missing"],
+        ),
+        (
+            "lexical_weight_negative",
+            Box::new(|d| {
+                edit_json(&d.join("config.json"), |v| {
+                    v["lexical"]["weight"] = (-1.0).into()
+                })
+            }),
+            &["config.json", "lexical.weight is -1"],
+        ),
     ];
     for (name, edit, wanted) in cases {
         let dir = broken_model(&tmp.path().join(name), edit);

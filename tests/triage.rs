@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use pantau::model::config::TopStretch;
 
 /// A long neutral preamble (far past the model's 128 tokens) and a campaigning ending.
 fn long_post() -> (String, String) {
@@ -225,11 +226,12 @@ fn the_shipped_model_is_calibrated_past_the_label_smoothing_cap() {
 fn the_top_stretch_changes_no_label_and_no_flag_and_explanations_report_it_too() {
     let texts = test_texts(300);
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let clf = shipped();
-    let stretch = clf
-        .config()
-        .top_stretch
-        .expect("the shipped model has a top stretch");
+    // The model's own stretch, or one like those calibration fits: the property holds for any.
+    let stretch = shipped().config().top_stretch.unwrap_or(TopStretch {
+        knot: 2.0,
+        slope: 2.0,
+    });
+    let clf = shipped().with_top_stretch(Some(stretch));
     let with = clf.classify_batch(&refs).unwrap();
     let without = shipped()
         .with_top_stretch(None)
@@ -344,8 +346,9 @@ fn removing_the_top_gradient_word_lowers_the_labels_probability() {
 #[test]
 fn gradient_explanations_point_at_words_that_matter_on_most_flagged_posts() {
     // Over the flagged posts of the test split's first 200 rows: removing the top word must lower
-    // the label's probability for nearly all of them (for 93% of the 467 flagged test posts, as
-    // measured in benches/README.md).
+    // the label's probability for nearly all of them (for 99.8% of the 464 flagged test posts, as
+    // measured in benches/README.md; 87.3% when the words' share of the lexical head was left
+    // out).
     let clf = shipped();
     let texts: Vec<String> = test_texts(200);
     let preds = clf.classify_batch(&texts).unwrap();
@@ -374,7 +377,7 @@ fn gradient_explanations_point_at_words_that_matter_on_most_flagged_posts() {
     }
     assert!(total >= 60, "{total} flagged posts explained");
     assert!(
-        lowered * 100 >= total * 85,
+        lowered * 100 >= total * 95,
         "removing the top word lowered the label for only {lowered} of {total}"
     );
 }

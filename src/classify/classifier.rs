@@ -12,7 +12,8 @@ use crate::hub;
 use crate::model::builtin;
 use crate::model::config::{Config, TopStretch};
 use crate::model::encoder::EncoderClassifier;
-use crate::model::load::{existing, load_weights, parse_config, read_config, Weights};
+use crate::model::lexical::LexicalHead;
+use crate::model::load::{existing, load_weights, parse_config, read_config, Loaded, Weights};
 use crate::model::tensors::{pad_batch, probabilities};
 use crate::prediction::Prediction;
 use crate::text::participants::{prepare, Marked, Registry, MARKING_VERSION};
@@ -61,6 +62,8 @@ pub struct Classifier {
     registry: Arc<Registry>,
     /// Applied after the temperature; from `config.json` unless replaced.
     top_stretch: Option<TopStretch>,
+    /// Adds its logits to the encoder's; from `model.safetensors` unless replaced.
+    lexical: Option<LexicalHead>,
 }
 
 impl Classifier {
@@ -115,9 +118,13 @@ impl Classifier {
         encoder
             .validate(config.vocab_size, config.pad_token_id)
             .map_err(|e| Error::invalid_model(name, format!("tokenizer.json {e}")))?;
-        let model = load_weights(name, weights, &config, device)?;
+        let Loaded {
+            encoder: model,
+            lexical,
+        } = load_weights(name, weights, &config, device)?;
         Ok(Classifier {
             top_stretch: config.top_stretch,
+            lexical,
             model,
             encoder,
             device: device.clone(),
@@ -137,6 +144,7 @@ impl Classifier {
         let batching = BatchOptions::for_device(&device);
         Classifier {
             top_stretch: model.config().top_stretch,
+            lexical: None,
             model,
             encoder,
             device,
@@ -158,6 +166,22 @@ impl Classifier {
     pub fn with_top_stretch(mut self, stretch: Option<TopStretch>) -> Self {
         self.top_stretch = stretch;
         self
+    }
+
+    /// Uses this lexical head instead of the model's (`None`: the encoder alone).
+    pub fn with_lexical(mut self, head: Option<LexicalHead>) -> Self {
+        self.lexical = head;
+        self
+    }
+
+    /// The lexical head in use, if any.
+    pub fn lexical(&self) -> Option<&LexicalHead> {
+        self.lexical.as_ref()
+    }
+
+    /// What the lexical head adds to the logits of every window of this prepared post.
+    pub fn lexical_offset(&self, prepared: &str) -> Option<[f32; 3]> {
+        self.lexical.as_ref().map(|h| h.offset(prepared))
     }
 
     /// The participant registry in use.
@@ -279,9 +303,12 @@ impl Classifier {
         Ok(preds)
     }
 
-    /// A prepared post's token ids in up to [`MAX_WINDOWS`] windows.
+    /// A prepared post's token ids in up to [`MAX_WINDOWS`] windows, with the lexical head's
+    /// offset.
     pub fn encode_windows(&self, prepared: &str) -> Result<Windows> {
-        self.encoder.encode_windows(prepared, MAX_WINDOWS)
+        let mut w = self.encoder.encode_windows(prepared, MAX_WINDOWS)?;
+        w.offset = self.lexical_offset(prepared);
+        Ok(w)
     }
 
     /// Classifies posts given as windows of token ids: every window of every post is batched
@@ -292,7 +319,13 @@ impl Classifier {
         &self,
         posts: &[W],
     ) -> Result<Vec<Prediction>> {
-        let preds = self.predict_ids(&flat_windows(posts))?;
+        let (flat, offsets) = flat_windows(posts);
+        let lengths: Vec<usize> = flat.iter().map(|s| s.len()).collect();
+        let preds = self.batched(&lengths, |batch| {
+            let seqs: Vec<&[u32]> = batch.iter().map(|&i| flat[i]).collect();
+            let offs: Vec<Option<[f32; 3]>> = batch.iter().map(|&i| offsets[i]).collect();
+            self.predict_offset(&seqs, &offs)
+        })?;
         Ok(verdicts(posts, preds, |p| p)
             .into_iter()
             .map(|(best, _, _)| best)
@@ -309,13 +342,17 @@ impl Classifier {
         posts: &[W],
         explain: impl Fn(&Prediction) -> bool + Sync,
     ) -> Result<Vec<(Prediction, Option<WindowScores>)>> {
-        let flat = flat_windows(posts);
+        let (flat, offsets) = flat_windows(posts);
         let lengths: Vec<usize> = flat.iter().map(|s| s.len()).collect();
         let t = self.model.config().temperature;
         let scored = self.batched(&lengths, |batch| {
             let seqs: Vec<&[u32]> = batch.iter().map(|&i| flat[i]).collect();
+            let offs: Vec<Option<[f32; 3]>> = batch.iter().map(|&i| offsets[i]).collect();
             let (ids, mask) = pad_batch(&seqs, self.encoder.pad_id(), &self.device)?;
-            let pass = self.model.forward_saved(&ids, &mask)?;
+            let mut pass = self.model.forward_saved(&ids, &mask)?;
+            // The offset is a constant of the tokens, so it moves the log-odds the gradient is
+            // taken at and nothing else.
+            pass.logits = self.offset_logits(pass.logits, &offs)?;
             let preds = self.calibrated(&pass.logits)?;
             // A flagged post's verdict window is flagged itself, so weighing every picked window
             // covers it (a long post may have a few more picked windows than it needs).
@@ -343,7 +380,9 @@ impl Classifier {
     }
 
     /// Classifies already tokenized posts: sorts them by length, cuts token-budget batches, runs them
-    /// (in parallel on CPU) and returns predictions in input order.
+    /// (in parallel on CPU) and returns predictions in input order. Token ids carry no text for the
+    /// lexical head, so this is the encoder alone; [`Classifier::predict_windows`] of
+    /// [`Classifier::encode_windows`] is the whole model.
     pub fn predict_ids<S: AsRef<[u32]> + Sync>(&self, ids: &[S]) -> Result<Vec<Prediction>> {
         let lengths: Vec<usize> = ids.iter().map(|s| s.as_ref().len()).collect();
         self.batched(&lengths, |batch| {
@@ -353,17 +392,29 @@ impl Classifier {
     }
 
     /// Each token's presence gradient for the log-odds of `labels` (label indices), with the
-    /// prediction of the same pass: see [`EncoderClassifier::token_saliency`].
+    /// prediction of the same pass: see [`EncoderClassifier::token_saliency`]. `offsets` are the
+    /// sequences' lexical offsets ([`Windows::offset`]; empty: none).
     /// Batched and parallel like [`Classifier::predict_ids`]; scores are unpadded, in input order.
-    pub fn token_saliency(&self, seqs: &[&[u32]], labels: &[usize]) -> Result<Vec<TokenSaliency>> {
+    pub fn token_saliency(
+        &self,
+        seqs: &[&[u32]],
+        labels: &[usize],
+        offsets: &[Option<[f32; 3]>],
+    ) -> Result<Vec<TokenSaliency>> {
         let lengths: Vec<usize> = seqs.iter().map(|s| s.len()).collect();
         self.batched(&lengths, |batch| {
             let part: Vec<&[u32]> = batch.iter().map(|&i| seqs[i]).collect();
             let ys: Vec<usize> = batch.iter().map(|&i| labels[i]).collect();
+            let offs: Vec<Option<[f32; 3]>> = batch
+                .iter()
+                .map(|&i| offsets.get(i).copied().flatten())
+                .collect();
             let (ids, mask) = pad_batch(&part, self.encoder.pad_id(), &self.device)?;
             let t = self.model.config().temperature as f64;
-            let (scores, logits) = self.model.token_saliency(&ids, &mask, &ys, t)?;
-            let preds = self.stretched(probabilities(&logits)?);
+            let mut pass = self.model.forward_saved(&ids, &mask)?;
+            pass.logits = self.offset_logits(pass.logits, &offs)?;
+            let scores = self.model.saliency(&pass, &ys, t)?;
+            let preds = self.stretched(probabilities(&(pass.logits / t)?)?);
             Ok(batch
                 .iter()
                 .zip(scores.into_iter().zip(preds))
@@ -401,13 +452,41 @@ impl Classifier {
             .collect())
     }
 
-    /// Runs one padded batch through the model.
+    /// Runs one padded batch through the encoder (no lexical head: see
+    /// [`Classifier::predict_ids`]).
     pub fn predict_batch(&self, seqs: &[&[u32]]) -> Result<Vec<Prediction>> {
+        self.predict_offset(seqs, &[])
+    }
+
+    /// Runs one padded batch, each sequence's logits moved by its offset (`offsets` empty: none).
+    fn predict_offset(
+        &self,
+        seqs: &[&[u32]],
+        offsets: &[Option<[f32; 3]>],
+    ) -> Result<Vec<Prediction>> {
         if seqs.is_empty() {
             return Ok(Vec::new());
         }
         let (ids, mask) = pad_batch(seqs, self.encoder.pad_id(), &self.device)?;
-        self.calibrated(&self.model.forward(&ids, &mask, None)?)
+        let logits = self.model.forward(&ids, &mask, None)?;
+        self.calibrated(&self.offset_logits(logits, offsets)?)
+    }
+
+    /// `logits` `(B, 3)` plus each row's offset; unchanged, bit for bit, when no row has one.
+    fn offset_logits(
+        &self,
+        logits: candle_core::Tensor,
+        offsets: &[Option<[f32; 3]>],
+    ) -> Result<candle_core::Tensor> {
+        if offsets.iter().all(Option::is_none) {
+            return Ok(logits);
+        }
+        let (b, k) = logits.dims2()?;
+        let flat: Vec<f32> = (0..b)
+            .flat_map(|i| offsets.get(i).copied().flatten().unwrap_or([0.0; 3]))
+            .collect();
+        let off = candle_core::Tensor::from_vec(flat, (b, k), logits.device())?;
+        Ok(logits.add(&off)?)
     }
 
     /// Predictions from raw logits, through the model's temperature and top stretch.
@@ -441,12 +520,18 @@ pub(crate) fn best_window(flag_scores: impl IntoIterator<Item = f32>) -> usize {
         .0
 }
 
-/// Every window of every post, in order: what one model run over all posts takes.
-fn flat_windows<W: std::borrow::Borrow<Windows>>(posts: &[W]) -> Vec<&[u32]> {
+/// Every window of every post, in order, with its post's lexical offset: what one model run over
+/// all posts takes.
+fn flat_windows<W: std::borrow::Borrow<Windows>>(
+    posts: &[W],
+) -> (Vec<&[u32]>, Vec<Option<[f32; 3]>>) {
     posts
         .iter()
-        .flat_map(|w| w.borrow().ids.iter().map(Vec::as_slice))
-        .collect()
+        .flat_map(|w| {
+            let w = w.borrow();
+            w.ids.iter().map(move |ids| (ids.as_slice(), w.offset))
+        })
+        .unzip()
 }
 
 /// Each post's verdict from its windows' results (`per_window`, in [`flat_windows`] order): the

@@ -71,6 +71,35 @@ pub struct Explanation {
 }
 
 impl Classifier {
+    /// Each unit's share of the lexical head's push on the label's log-odds: the gradient of the
+    /// log-odds with respect to the logits, at the prediction, times each word's share of the
+    /// offset. The head is linear in its features, so this is its exact gradient × input, in the
+    /// units of the encoder's token scores. `None` without a head.
+    fn lexical_scores(&self, a: &Aligned, p: &Prediction) -> Option<Vec<f32>> {
+        let head = self.lexical()?;
+        let y = p.label.index();
+        let t = self.config().temperature;
+        // d log-odds / dz: 1/T for the label, minus the others' softmax share over T for the
+        // rest (the top stretch keeps the others' ratio, so it is the same after it).
+        let rest: f32 = (0..3).filter(|&k| k != y).map(|k| p.probabilities[k]).sum();
+        let g: [f32; 3] = std::array::from_fn(|k| {
+            if k == y {
+                1.0 / t
+            } else if rest > 0.0 {
+                -p.probabilities[k] / rest / t
+            } else {
+                -0.5 / t
+            }
+        });
+        let mut out = vec![0f32; a.units.len()];
+        for (c, u) in head.word_offsets(&a.marked).iter().zip(&a.marked_units) {
+            if let Some(u) = u {
+                out[*u] += (0..3).map(|k| g[k] * c[k]).sum::<f32>();
+            }
+        }
+        Some(out)
+    }
+
     /// Explains one post by the presence gradient (see the module docs); `top` words at most.
     pub fn explain(&self, text: &str, top: usize) -> Result<Explanation> {
         Ok(self
@@ -116,27 +145,32 @@ impl Classifier {
         let aligned: Vec<Aligned> = texts
             .par_iter()
             .map(|t| {
-                align(
+                let mut a = align(
                     t.as_ref(),
                     self.registry(),
                     version,
                     self.encoder(),
                     MAX_WINDOWS,
-                )
+                )?;
+                // From the whole post's preparation, as classification reads it.
+                a.windows.offset = self.lexical_offset(&self.prepare(t.as_ref()).text);
+                Ok(a)
             })
             .collect::<Result<_>>()?;
         // Every window of every post in one batch; post p's windows start at first[p].
         let mut seqs: Vec<&[u32]> = Vec::new();
         let mut labels: Vec<usize> = Vec::new();
+        let mut offsets: Vec<Option<[f32; 3]>> = Vec::new();
         let mut first: Vec<usize> = Vec::with_capacity(texts.len());
         for (a, pred) in aligned.iter().zip(&predicted) {
             first.push(seqs.len());
             for ids in &a.windows.ids {
                 seqs.push(ids);
                 labels.push(pred.label.index());
+                offsets.push(a.windows.offset);
             }
         }
-        let scored = self.token_saliency(&seqs, &labels)?;
+        let scored = self.token_saliency(&seqs, &labels, &offsets)?;
         Ok(predicted
             .into_iter()
             .enumerate()
@@ -144,10 +178,11 @@ impl Classifier {
                 let a = &aligned[p];
                 let own = &scored[first[p]..first[p] + a.windows.ids.len()];
                 let w = best_window(own.iter().map(|s| s.prediction.flag_score()));
+                let lexical = self.lexical_scores(a, &prediction);
                 Explanation {
                     label: prediction.label,
+                    words: word_weights(a, w, &own[w].scores, lexical.as_deref(), top),
                     prediction,
-                    words: word_weights(a, w, &own[w].scores, top),
                 }
             })
             .collect())
@@ -187,7 +222,8 @@ impl Classifier {
                 if a.windows.ids.get(w) != windows[i].borrow().ids.get(w) {
                     return Ok((prediction, None, true));
                 }
-                let words = word_weights(&a, w, &scores, top);
+                let lexical = self.lexical_scores(&a, &prediction);
+                let words = word_weights(&a, w, &scores, lexical.as_deref(), top);
                 Ok((prediction, Some(words), false))
             })
             .collect::<Result<_>>()?;
@@ -278,8 +314,14 @@ impl Classifier {
 
 /// The words of `a` weighed by the token `scores` of its window `w`: each word's tokens summed,
 /// strongest first, `top` at most.
-fn word_weights(a: &Aligned, w: usize, scores: &[f32], top: usize) -> Vec<WordWeight> {
-    let mut weights = vec![0f32; a.units.len()];
+fn word_weights(
+    a: &Aligned,
+    w: usize,
+    scores: &[f32],
+    lexical: Option<&[f32]>,
+    top: usize,
+) -> Vec<WordWeight> {
+    let mut weights = lexical.map_or_else(|| vec![0f32; a.units.len()], <[f32]>::to_vec);
     for (unit, s) in a.token_units[w].iter().zip(scores) {
         if let Some(u) = unit {
             weights[*u] += s;

@@ -83,6 +83,14 @@ pub fn run(a: InfoArgs) -> Result<()> {
         Label::ALL.map(|l| l.as_str()).join(", ")
     )?;
     writeln!(out, "normalization v{}", c.normalization_version)?;
+    match &c.lexical {
+        Some(l) => writeln!(
+            out,
+            "lexical head TF-IDF n-grams, {} hash buckets per block, logits weighted {}",
+            l.buckets, l.weight
+        )?,
+        None => writeln!(out, "lexical head none (the encoder alone)")?,
+    }
     let stretch = c
         .top_stretch
         .map(|s| format!(", {}", crate::cli::calibrate::describe_stretch(&s)))

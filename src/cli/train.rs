@@ -141,7 +141,8 @@ pub fn run(mut a: TrainArgs) -> Result<()> {
     } else {
         ProgressBar::hidden()
     };
-    let report = train(&a.config, &data, &a.out, &device, |e| match e {
+    let report = train(&a.config, &data, &a.out, &device, |e| {
+        match e {
         Event::Step {
             pretraining,
             epoch,
@@ -176,6 +177,25 @@ pub fn run(mut a: TrainArgs) -> Result<()> {
                 if r.saved { "  saved" } else { "" }
             )
         }),
+        Event::Lexical(r) => bar.suspend(|| {
+            let f1 = |w: f32| {
+                r.dev_macro_f1
+                    .iter()
+                    .find(|(x, _)| *x == w)
+                    .map_or(0.0, |(_, f)| *f)
+            };
+            eprintln!(
+                "lexical head: {} rows, {} buckets kept, {} L-BFGS iterations; dev macro-F1 {:.4} alone, {:.4} encoder alone, {:.4} with weight {}",
+                r.train_rows,
+                r.kept_buckets,
+                r.iterations,
+                r.dev_macro_f1_alone,
+                f1(0.0),
+                f1(r.weight),
+                r.weight
+            )
+        }),
+    }
     })?;
     bar.finish_and_clear();
     // Temperature scaling on dev: label smoothing compresses the probabilities, and dev is the

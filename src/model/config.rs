@@ -5,8 +5,12 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::label::Label;
+use crate::model::lexical::{LexicalConfig, LEXICAL_FEATURES};
 use crate::prediction::Prediction;
 use crate::text::normalize::{NORMALIZATION_VERSION, OLDEST_NORMALIZATION_VERSION};
+
+/// Most hash buckets per block a lexical head may have (4 Mi: 100 MB of f32 weights).
+pub const MAX_LEXICAL_BUCKETS: usize = 1 << 22;
 
 /// The identifier written as `model_type` in `config.json`.
 pub const MODEL_TYPE: &str = "pantau-encoder";
@@ -46,6 +50,10 @@ pub struct Config {
     /// Storage type of `model.safetensors` ("float16" or "float32").
     #[serde(default = "default_dtype")]
     pub torch_dtype: String,
+    /// The lexical head whose weights `model.safetensors` holds beside the encoder's (`None`:
+    /// the encoder alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lexical: Option<LexicalConfig>,
 }
 
 /// A monotone map of the top label's log-odds: unchanged up to `knot`, multiplied by `slope` above
@@ -151,6 +159,7 @@ impl Config {
             temperature: default_temperature(),
             top_stretch: None,
             torch_dtype: "float16".into(),
+            lexical: None,
         }
     }
 
@@ -194,6 +203,26 @@ impl Config {
                 return Err(format!(
                     "top_stretch is {{knot: {}, slope: {}}}; the knot must be finite and the slope positive (remove it, or refit it with pantau calibrate)",
                     t.knot, t.slope
+                ));
+            }
+        }
+        if let Some(l) = &self.lexical {
+            if !(1..=MAX_LEXICAL_BUCKETS).contains(&l.buckets) {
+                return Err(format!(
+                    "lexical.buckets is {}; it must be between 1 and {MAX_LEXICAL_BUCKETS}",
+                    l.buckets
+                ));
+            }
+            if !(l.weight.is_finite() && l.weight >= 0.0) {
+                return Err(format!(
+                    "lexical.weight is {}; it must be a finite number, at least 0",
+                    l.weight
+                ));
+            }
+            if l.features != LEXICAL_FEATURES {
+                return Err(format!(
+                    "lexical.features is {}; this pantau computes version {LEXICAL_FEATURES} (a newer pantau made the model: upgrade, or remove the lexical entry and its lexical.* tensors)",
+                    l.features
                 ));
             }
         }
@@ -254,6 +283,11 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// Values the lexical head stores (IDF, weights and biases; 0 without one).
+    pub fn lexical_values(&self) -> usize {
+        self.lexical.map_or(0, |l| 4 * 2 * l.buckets + 3)
     }
 
     pub(crate) fn head_dim(&self) -> usize {

@@ -16,6 +16,7 @@ use candle_nn::VarBuilder;
 use crate::error::{without_backtrace, Error, Result};
 use crate::model::config::Config;
 use crate::model::encoder::EncoderClassifier;
+use crate::model::lexical::{LexicalConfig, LexicalHead};
 
 /// `dir/file`, or an error naming the missing file and what a model directory holds.
 pub(crate) fn existing(dir: &Path, file: &str) -> Result<PathBuf> {
@@ -67,6 +68,13 @@ pub(crate) enum Weights {
     Bytes(&'static [u8]),
 }
 
+/// A model's weights as loaded: the encoder, frozen for inference, and its lexical head if the
+/// config declares one.
+pub(crate) struct Loaded {
+    pub(crate) encoder: EncoderClassifier,
+    pub(crate) lexical: Option<LexicalHead>,
+}
+
 /// Loads `weights` (the model's `model.safetensors`) into a model frozen for inference; `dir`
 /// names the model in messages.
 pub(crate) fn load_weights(
@@ -74,7 +82,7 @@ pub(crate) fn load_weights(
     weights: Weights,
     config: &Config,
     device: &Device,
-) -> Result<EncoderClassifier> {
+) -> Result<Loaded> {
     let bad = |reason: String| Error::invalid_model(dir, format!("model.safetensors: {reason}"));
     let unreadable = |e: candle_core::Error| {
         bad(format!(
@@ -105,8 +113,16 @@ fn build<T: SimpleBackend + 'static>(
     names: BTreeSet<String>,
     config: &Config,
     device: &Device,
-) -> Result<EncoderClassifier> {
+) -> Result<Loaded> {
     let bad = |reason: String| Error::invalid_model(dir, format!("model.safetensors: {reason}"));
+    let has_lexical = names.iter().any(|n| n.starts_with(LEXICAL_PREFIX));
+    if has_lexical && config.lexical.is_none() {
+        return Err(bad(
+            "it holds lexical.* tensors but config.json has no lexical entry; restore the \
+             config.json that came with these weights"
+                .into(),
+        ));
+    }
     let layers_in_file = names
         .iter()
         .filter_map(|n| {
@@ -128,6 +144,10 @@ fn build<T: SimpleBackend + 'static>(
     let recording = Recording {
         inner: tensors,
         asked: asked.clone(),
+    };
+    let lexical = match config.lexical {
+        Some(c) => Some(lexical_head(&recording, c).map_err(bad)?),
+        None => None,
     };
     let vb = VarBuilder::from_backend(Box::new(recording), DType::F32, device.clone());
     let model = EncoderClassifier::new(config, vb)
@@ -156,7 +176,37 @@ fn build<T: SimpleBackend + 'static>(
             format!("{what}: the weights are not of this architecture")
         }));
     }
-    Ok(model)
+    Ok(Loaded {
+        encoder: model,
+        lexical,
+    })
+}
+
+/// Names of the lexical head's tensors start with this.
+pub(crate) const LEXICAL_PREFIX: &str = "lexical.";
+
+/// The lexical head's three tensors, checked against its config entry.
+fn lexical_head<T: SimpleBackend>(
+    tensors: &T,
+    config: LexicalConfig,
+) -> std::result::Result<LexicalHead, String> {
+    let read = |name: &str| -> std::result::Result<Vec<f32>, String> {
+        let full = format!("{LEXICAL_PREFIX}{name}");
+        if !tensors.contains_tensor(&full) {
+            return Err(format!(
+                "config.json declares a lexical head but tensor {full} is missing; restore the \
+                 weights that came with this config.json"
+            ));
+        }
+        tensors
+            .get_unchecked(&full, DType::F32, &Device::Cpu)
+            .and_then(|t| t.flatten_all()?.to_vec1::<f32>())
+            .map_err(|e| format!("tensor {full} cannot be read: {}", without_backtrace(e)))
+    };
+    let bias: [f32; 3] = read("bias")?
+        .try_into()
+        .map_err(|b: Vec<f32>| format!("lexical.bias has {} values, not 3", b.len()))?;
+    LexicalHead::new(config, read("idf")?, &read("weight")?, bias)
 }
 
 /// Every tensor is a float (f16, bf16 or f32) and finite; returns their names.

@@ -21,6 +21,10 @@ pub struct Aligned {
     pub windows: Windows,
     /// For each window, each token's index into `units` (`None` for special tokens).
     pub token_units: Vec<Vec<Option<usize>>>,
+    /// The normalized, marked text the tokens were read from.
+    pub marked: String,
+    /// Each whitespace-separated word of `marked`, its index into `units`.
+    pub marked_units: Vec<Option<usize>>,
 }
 
 /// Aligns `text`'s tokens with its words for a model of normalization `version`.
@@ -87,10 +91,29 @@ pub fn align(
                 .collect()
         })
         .collect();
+    let marked_units = word_spans(&marked.text)
+        .map(|span| {
+            let (s, e) = to_normalized(span, &replaced);
+            let first = ranges
+                .iter()
+                .position(|r| r.end > s && r.start < e.max(s + 1) && !r.is_empty())?;
+            Some(unit_of[first])
+        })
+        .collect();
     Ok(Aligned {
         units,
         windows,
         token_units,
+        marked: marked.text,
+        marked_units,
+    })
+}
+
+/// The byte range of each whitespace-separated word of `text`.
+fn word_spans(text: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
+    text.split_whitespace().map(move |w| {
+        let start = w.as_ptr() as usize - text.as_ptr() as usize;
+        (start, start + w.len())
     })
 }
 
@@ -192,6 +215,14 @@ mod tests {
         assert_eq!(a.windows, enc.encode_windows(&prepared.text, 4).unwrap());
         assert!(a.token_units[0].contains(&Some(1)));
         assert!(a.token_units[0].contains(&Some(4)));
+        // The marked text's words, as the lexical head reads them, point at the same units.
+        assert_eq!(a.marked, prepared.text);
+        assert_eq!(
+            a.marked_units,
+            [Some(0), Some(1), Some(2), Some(3), Some(4)],
+            "{}",
+            a.marked
+        );
     }
 
     #[test]

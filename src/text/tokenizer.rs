@@ -176,7 +176,15 @@ impl TextEncoder {
                 );
             }
         }
-        Ok((Windows { ids, truncated }, spans))
+        let offset = None;
+        Ok((
+            Windows {
+                ids,
+                truncated,
+                offset,
+            },
+            spans,
+        ))
     }
 
     /// Vocabulary size including added tokens: the model's embedding table must be at least this big.
@@ -264,6 +272,9 @@ pub struct Windows {
     pub ids: Vec<Vec<u32>>,
     /// Text past the last window was not read.
     pub truncated: bool,
+    /// Added to every window's logits: the lexical head's verdict on the whole post
+    /// ([`crate::Classifier::encode_windows`] fills it in; the tokenizer leaves it `None`).
+    pub offset: Option<[f32; 3]>,
 }
 
 /// Tokens shared by consecutive windows: a quarter window, at most 32.

@@ -2,7 +2,8 @@
 //! in several models fine-tuned from one start with different seeds. Such runs land in one basin of
 //! the loss, so their mean is a model of its own, steadier than any one seed, at no cost at run
 //! time. Calibration is per model, so the average starts uncalibrated (temperature 1, no top
-//! stretch): refit it with `pantau calibrate`.
+//! stretch): refit it with `pantau calibrate`. A lexical head is fitted to one encoder's dev
+//! predictions, so the average has none: fit one with `pantau train --init OUT --epochs 0`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -12,7 +13,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::model::config::Config;
-use crate::model::load::{existing, read_config};
+use crate::model::load::{existing, read_config, LEXICAL_PREFIX};
 use crate::train::save::{check_replaceable, replace_dir, write_file};
 
 /// What [`average_models`] wrote: `average.json` in the new model directory.
@@ -22,6 +23,8 @@ pub struct AverageReport {
     pub inputs: Vec<PathBuf>,
     /// How many weight tensors were averaged.
     pub tensors: usize,
+    /// Whether an input had a lexical head, which the average does not keep.
+    pub lexical_dropped: bool,
     /// The command line, where one ran it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub command: Option<String>,
@@ -44,6 +47,7 @@ pub fn average_models(
     }
     check_replaceable(out)?;
     let config = read_config(first)?;
+    let mut lexical_dropped = config.lexical.is_some();
     let tokenizer = read(first, "tokenizer.json")?;
     let mut sums = weights(first)?
         .into_iter()
@@ -51,6 +55,7 @@ pub fn average_models(
         .collect::<Result<HashMap<String, Tensor>>>()?;
     for dir in rest {
         let other = read_config(dir)?;
+        lexical_dropped |= other.lexical.is_some();
         if !same_architecture(&config, &other) {
             return Err(Error::invalid_model(
                 dir,
@@ -108,10 +113,12 @@ pub fn average_models(
     let mut cfg = config;
     cfg.temperature = 1.0;
     cfg.top_stretch = None;
+    cfg.lexical = None;
     cfg.torch_dtype = "float16".into();
     let report = AverageReport {
         inputs: inputs.to_vec(),
         tensors: mean.len(),
+        lexical_dropped,
         command,
     };
     replace_dir(out, |dir| {
@@ -160,10 +167,13 @@ fn read(dir: &Path, file: &str) -> Result<Vec<u8>> {
     std::fs::read(&p).map_err(|e| Error::io(&p, e))
 }
 
+/// The encoder's weights (a lexical head's are left out).
 fn weights(dir: &Path) -> Result<HashMap<String, Tensor>> {
     let p = existing(dir, "model.safetensors")?;
-    candle_core::safetensors::load(&p, &Device::Cpu)
-        .map_err(|e| Error::invalid_model(dir, format!("model.safetensors: {e}")))
+    let mut all = candle_core::safetensors::load(&p, &Device::Cpu)
+        .map_err(|e| Error::invalid_model(dir, format!("model.safetensors: {e}")))?;
+    all.retain(|k, _| !k.starts_with(LEXICAL_PREFIX));
+    Ok(all)
 }
 
 #[cfg(test)]

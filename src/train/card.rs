@@ -27,7 +27,7 @@ pub(super) fn model_card(cfg: &Config, report: &TrainReport) -> String {
         "{FRONT_MATTER}# pantau model\n\n\
          A {layers}-layer pre-LN transformer encoder (hidden {d}, {heads} heads, FFN {ff}, max {len} tokens, \
          vocabulary {vocab}) with mean pooling and a 3-way head: neutral, promotional, campaigning.\n\
-         {params} parameters, stored as float16 ({mb:.1} MB of weights).\n\n\
+         {params} parameters{lexical_size}, stored as float16 ({mb:.1} MB of weights).\n\n\
          ## Training\n\n\
          {command}\
          {init}\
@@ -36,6 +36,7 @@ pub(super) fn model_card(cfg: &Config, report: &TrainReport) -> String {
          batch {bs} (length-bucketed), AdamW lr {lr} (warmup {wu}, linear decay), weight decay {wd}, \
          dropout {dp}, token dropout {td}, label smoothing {ls}, weight average (EMA) decay {ema}, \
          gradient clip {clip}, class weights {cw}. Best {dev}.\n\
+         {lexical}\
          Per-epoch numbers are in `training.json`.\n\n\
          ## Evaluation\n\n{marker}\n",
         command = c
@@ -68,7 +69,11 @@ pub(super) fn model_card(cfg: &Config, report: &TrainReport) -> String {
         len = cfg.max_position_embeddings,
         vocab = cfg.vocab_size,
         params = cfg.num_parameters(),
-        mb = cfg.num_parameters() as f64 * 2.0 / 1e6,
+        lexical_size = match cfg.lexical_values() {
+            0 => String::new(),
+            n => format!(" and {n} in the lexical head"),
+        },
+        mb = (cfg.num_parameters() + cfg.lexical_values()) as f64 * 2.0 / 1e6,
         train = report.train_examples,
         devn = report.dev_examples,
         seed = c.seed,
@@ -85,5 +90,27 @@ pub(super) fn model_card(cfg: &Config, report: &TrainReport) -> String {
         clip = c.max_grad_norm,
         cw = c.class_weights,
         marker = CARD_EVAL_MARKER,
+        lexical = report
+            .lexical
+            .as_ref()
+            .map(|l| {
+                format!(
+                    "\nA lexical head beside the encoder: logistic regression (C {}, balanced labels) over \
+                     hashed TF-IDF word 1–2-grams and character 2–5-grams ({} buckets per block, {} \
+                     kept), fitted on the same {} rows; its logits join the encoder's with weight {} \
+                     (chosen on dev: macro-F1 {:.4} alone, {:.4} with the encoder).\n",
+                    l.options.c,
+                    l.options.buckets,
+                    l.kept_buckets,
+                    l.train_rows,
+                    l.weight,
+                    l.dev_macro_f1_alone,
+                    l.dev_macro_f1
+                        .iter()
+                        .find(|(w, _)| *w == l.weight)
+                        .map_or(0.0, |(_, f)| *f)
+                )
+            })
+            .unwrap_or_default(),
     )
 }

@@ -10,7 +10,8 @@ use crate::error::{Error, Result};
 /// the shipped model's settings; the defaults are written once, in the flag attributes.
 #[derive(Clone, Debug, Serialize, clap::Args)]
 pub struct TrainConfig {
-    /// Passes over the training data at most.
+    /// Passes over the training data at most (0 with --init: keep its encoder, fit only the
+    /// lexical head and the calibration).
     #[arg(long, default_value_t = 20)]
     pub epochs: usize,
     /// Examples per optimizer step.
@@ -76,6 +77,15 @@ pub struct TrainConfig {
     /// Use this `tokenizer.json` instead of training one.
     #[arg(long)]
     pub tokenizer: Option<PathBuf>,
+    /// Fit no lexical head (a TF-IDF linear classifier whose logits join the encoder's).
+    #[arg(long)]
+    pub no_lexical: bool,
+    /// Inverse L2 strength of the lexical head (scikit-learn's C).
+    #[arg(long, default_value_t = 16.0)]
+    pub lexical_c: f64,
+    /// Hash buckets per block (word n-grams, character n-grams) of the lexical head.
+    #[arg(long, default_value_t = 65536)]
+    pub lexical_buckets: usize,
     /// The command that started the run, quoted in the model card (set by the CLI).
     #[arg(skip)]
     pub command: Option<String>,
@@ -104,8 +114,23 @@ impl TrainConfig {
     pub fn validate(&self) -> Result<()> {
         let c = self;
         let bad = |what: String| Err(Error::Training(what));
-        if c.batch_size == 0 || c.epochs == 0 {
-            return bad("batch size and epochs must be positive".into());
+        if c.batch_size == 0 {
+            return bad("--batch-size must be positive".into());
+        }
+        if c.epochs == 0 && c.init.is_none() {
+            return bad(
+                "--epochs 0 keeps an encoder as it is, so it needs --init MODEL; a new model needs epochs".into(),
+            );
+        }
+        if !(c.lexical_c > 0.0 && c.lexical_c.is_finite()) {
+            return bad(format!("--lexical-c must be positive, got {}", c.lexical_c));
+        }
+        if !(1..=crate::model::config::MAX_LEXICAL_BUCKETS).contains(&c.lexical_buckets) {
+            return bad(format!(
+                "--lexical-buckets must be between 1 and {}, got {}",
+                crate::model::config::MAX_LEXICAL_BUCKETS,
+                c.lexical_buckets
+            ));
         }
         for (name, v) in [
             ("--dropout", c.dropout as f64),
@@ -173,7 +198,25 @@ mod tests {
             batch_size: 0,
             ..d()
         })
-        .contains("batch size"));
+        .contains("--batch-size"));
+        assert!(check(TrainConfig { epochs: 0, ..d() }).contains("needs --init"));
+        assert!(TrainConfig {
+            epochs: 0,
+            init: Some("m".into()),
+            ..d()
+        }
+        .validate()
+        .is_ok());
+        assert!(check(TrainConfig {
+            lexical_c: f64::NAN,
+            ..d()
+        })
+        .contains("--lexical-c"));
+        assert!(check(TrainConfig {
+            lexical_buckets: 0,
+            ..d()
+        })
+        .contains("--lexical-buckets"));
         assert!(d().validate().is_ok());
     }
 }

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::eval::metrics::Report;
 use crate::train::config::TrainConfig;
+use crate::train::lexical::LexicalReport;
 
 /// Numbers from one epoch.
 #[derive(Clone, Debug, Serialize)]
@@ -41,6 +42,9 @@ pub struct TrainReport {
     pub best_dev: Option<Report>,
     pub pretraining: Vec<PretrainEpoch>,
     pub epochs: Vec<EpochReport>,
+    /// The lexical head fitted after the epochs, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lexical: Option<LexicalReport>,
 }
 
 /// Events reported while training (for progress bars and logs).
@@ -58,4 +62,6 @@ pub enum Event<'a> {
     Pretrained(&'a PretrainEpoch),
     /// A classifier epoch finished.
     Epoch(&'a EpochReport),
+    /// The lexical head was fitted.
+    Lexical(&'a LexicalReport),
 }

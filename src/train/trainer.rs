@@ -26,9 +26,11 @@ use crate::text::normalize::NORMALIZATION_VERSION;
 use crate::text::participants::{prepare, Registry, MARKING_VERSION};
 use crate::text::tokenizer::TextEncoder;
 use crate::train::batches::{batches_per_epoch, length_batches};
+use crate::train::card::model_card;
 use crate::train::config::TrainConfig;
 use crate::train::ema::{restore, Ema};
 use crate::train::init::{load_into, seeded_init, sorted_vars};
+use crate::train::lexical::{attach, LexicalOptions};
 use crate::train::loss::{cross_entropy, label_weights};
 use crate::train::optim::{adamw, clip_scale, schedule};
 use crate::train::pretrain::pretrain;
@@ -111,6 +113,8 @@ pub fn train(
             c.normalization_version = version;
             // Fitted to the initial weights' predictions; calibration refits it after training.
             c.top_stretch = None;
+            // Fitted beside the initial encoder; a new head is fitted after the epochs.
+            c.lexical = None;
             let enc =
                 TextEncoder::from_file(&dir.join("tokenizer.json"), c.max_position_embeddings)?;
             (c, enc)
@@ -215,6 +219,7 @@ pub fn train(
         best_dev: None,
         pretraining,
         epochs: Vec::new(),
+        lexical: None,
     };
     let gold: Vec<Label> = data.dev.iter().map(|e| e.label).collect();
     let kinds: Vec<Option<String>> = data.dev.iter().map(|e| e.kind.clone()).collect();
@@ -291,10 +296,39 @@ pub fn train(
             break;
         }
     }
+    if config.epochs == 0 {
+        // The initial encoder is the model: saved as it is, with its dev figures.
+        let dev_preds = predict(&model, &dev_ids, encoder.pad_id(), device)?;
+        report.best_dev = Some(evaluate(&gold, &dev_preds, Some(&kinds)));
+        save_model_dir(out, &model_config, &encoder, &varmap, &report)?;
+    }
+    if !config.no_lexical {
+        let labels: Vec<Label> = train_rows.iter().map(|e| e.label).collect();
+        let opts = LexicalOptions {
+            buckets: config.lexical_buckets,
+            c: config.lexical_c,
+            ..LexicalOptions::default()
+        };
+        let fitted = attach(
+            out,
+            &train_norm,
+            &labels,
+            &data.dev,
+            &data.registry,
+            &opts,
+            device,
+        )?;
+        on_event(Event::Lexical(&fitted));
+        report.lexical = Some(fitted);
+    }
     // The report on disk should list every epoch, including those after the best one.
     write_atomic(
         &out.join("training.json"),
         &serde_json::to_vec_pretty(&report).expect("serializes"),
+    )?;
+    write_atomic(
+        &out.join("README.md"),
+        model_card(&read_config(out)?, &report).as_bytes(),
     )?;
     Ok(report)
 }
