@@ -4,7 +4,7 @@
 //!
 //! A TF-IDF linear model trained on the same rows misses different posts than the encoder: it
 //! keeps every rare word and spelling the 8,000-piece vocabulary splits up, where the encoder
-//! reads word order and context. On dev their sum beat either alone (the model card has the figures).
+//! reads word order and context. On dev their sum beat either alone (figures in the model card).
 //! It is stored in `model.safetensors` beside the encoder's weights (`lexical.idf` `(2B)`,
 //! `lexical.weight` `(3, 2B)`, `lexical.bias` `(3)`, B buckets per block) and described by
 //! [`LexicalConfig`] in `config.json`.
