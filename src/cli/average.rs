@@ -26,28 +26,24 @@ pub fn run(a: AverageArgs) -> Result<()> {
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let report = average_models(&a.models, &a.out, Some(command))?;
     let mut out = stdout()?;
-    if report.lexical_dropped {
-        writeln!(
-            out,
-            "averaged {} tensors of {} models into {}; lexical heads are not averaged and the \
-             calibration is reset: fit a head and the calibration with `pantau train --init {} \
-             --epochs 0` and the training data, --dev and --participants the models were trained with",
-            report.tensors,
-            report.inputs.len(),
-            a.out.display(),
-            a.out.display()
-        )?;
-        out.flush()?;
-        return Ok(());
-    }
+    let m = a.out.display();
+    let next = if report.lexical_dropped {
+        format!(
+            "lexical heads are not averaged and the calibration is reset: fit a head and the \
+             calibration with `pantau train --init {m} --epochs 0` and the training data, --dev \
+             and --participants the models were trained with"
+        )
+    } else {
+        format!(
+            "its calibration is reset: refit it with `pantau calibrate --model {m} --data DEV` \
+             (and the --participants the models were trained with)"
+        )
+    };
     writeln!(
         out,
-        "averaged {} tensors of {} models into {}; its calibration is reset: refit it with \
-         `pantau calibrate --model {} --data DEV` (and the --participants the models were trained with)",
+        "averaged {} tensors of {} models into {m}; {next}",
         report.tensors,
         report.inputs.len(),
-        a.out.display(),
-        a.out.display()
     )?;
     out.flush()?;
     Ok(())

@@ -178,20 +178,14 @@ pub fn run(mut a: TrainArgs) -> Result<()> {
             )
         }),
         Event::Lexical(r) => bar.suspend(|| {
-            let f1 = |w: f32| {
-                r.dev_macro_f1
-                    .iter()
-                    .find(|(x, _)| *x == w)
-                    .map_or(0.0, |(_, f)| *f)
-            };
             eprintln!(
                 "lexical head: {} rows, {} buckets kept, {} L-BFGS iterations; dev macro-F1 {:.4} alone, {:.4} encoder alone, {:.4} with weight {}",
                 r.train_rows,
                 r.kept_buckets,
                 r.iterations,
                 r.dev_macro_f1_alone,
-                f1(0.0),
-                f1(r.weight),
+                r.dev_macro_f1_at(0.0),
+                r.dev_macro_f1_at(r.weight),
                 r.weight
             )
         }),

@@ -105,10 +105,7 @@ pub(super) fn model_card(cfg: &Config, report: &TrainReport) -> String {
                     l.train_rows,
                     l.weight,
                     l.dev_macro_f1_alone,
-                    l.dev_macro_f1
-                        .iter()
-                        .find(|(w, _)| *w == l.weight)
-                        .map_or(0.0, |(_, f)| *f)
+                    l.dev_macro_f1_at(l.weight)
                 )
             })
             .unwrap_or_default(),

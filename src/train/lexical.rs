@@ -18,9 +18,8 @@ use crate::error::{Error, Result};
 use crate::eval::metrics::evaluate;
 use crate::io::examples::Example;
 use crate::label::Label;
-use crate::model::config::Config;
 use crate::model::lexical::{tf_idf, LexicalConfig, LexicalHead, LEXICAL_FEATURES};
-use crate::model::load::LEXICAL_PREFIX;
+use crate::model::load::{read_config, LEXICAL_PREFIX};
 use crate::text::ngrams::hashed_counts;
 use crate::text::participants::Registry;
 use crate::train::save::{replace_dir, write_file};
@@ -67,6 +66,16 @@ pub struct LexicalReport {
     pub dev_macro_f1: Vec<(f32, f64)>,
     /// Dev macro-F1 of the head alone.
     pub dev_macro_f1_alone: f64,
+}
+
+impl LexicalReport {
+    /// Dev macro-F1 at one of the weights tried (0: the encoder alone); 0 for a weight not tried.
+    pub fn dev_macro_f1_at(&self, weight: f32) -> f64 {
+        self.dev_macro_f1
+            .iter()
+            .find(|(w, _)| *w == weight)
+            .map_or(0.0, |(_, f)| *f)
+    }
 }
 
 /// Fits a head to prepared texts and their labels; its weight is 1 until [`attach`] chooses one.
@@ -206,10 +215,7 @@ pub fn attach(
 
 /// Rewrites the model directory `dir` with `head` (replacing any head it had), atomically.
 pub(crate) fn write_head(dir: &Path, head: &LexicalHead) -> Result<()> {
-    let cfg_path = dir.join("config.json");
-    let text = std::fs::read_to_string(&cfg_path).map_err(|e| Error::io(&cfg_path, e))?;
-    let mut config: Config = serde_json::from_str(&text)
-        .map_err(|e| Error::invalid_model(dir, format!("config.json: {e}")))?;
+    let mut config = read_config(dir)?;
     config.lexical = Some(head.config());
     let weights = dir.join("model.safetensors");
     let mut tensors = candle_core::safetensors::load(&weights, &Device::Cpu)?;
