@@ -411,10 +411,11 @@ impl Classifier {
                 .collect();
             let (ids, mask) = pad_batch(&part, self.encoder.pad_id(), &self.device)?;
             let t = self.model.config().temperature as f64;
-            let mut pass = self.model.forward_saved(&ids, &mask)?;
-            pass.logits = self.offset_logits(pass.logits, &offs)?;
-            let scores = self.model.saliency(&pass, &ys, t)?;
-            let preds = self.stretched(probabilities(&(pass.logits / t)?)?);
+            let offset = offset_tensor(&offs, part.len(), &self.device)?;
+            let (scores, scaled) =
+                self.model
+                    .token_saliency(&ids, &mask, &ys, t, offset.as_ref())?;
+            let preds = self.stretched(probabilities(&scaled)?);
             Ok(batch
                 .iter()
                 .zip(scores.into_iter().zip(preds))
@@ -472,21 +473,16 @@ impl Classifier {
         self.calibrated(&self.offset_logits(logits, offsets)?)
     }
 
-    /// `logits` `(B, 3)` plus each row's offset; unchanged, bit for bit, when no row has one.
+    /// `logits` `(B, 3)` plus each row's offset ([`offset_tensor`]).
     fn offset_logits(
         &self,
         logits: candle_core::Tensor,
         offsets: &[Option<[f32; 3]>],
     ) -> Result<candle_core::Tensor> {
-        if offsets.iter().all(Option::is_none) {
-            return Ok(logits);
+        match offset_tensor(offsets, logits.dims2()?.0, logits.device())? {
+            Some(off) => Ok(logits.add(&off)?),
+            None => Ok(logits),
         }
-        let (b, k) = logits.dims2()?;
-        let flat: Vec<f32> = (0..b)
-            .flat_map(|i| offsets.get(i).copied().flatten().unwrap_or([0.0; 3]))
-            .collect();
-        let off = candle_core::Tensor::from_vec(flat, (b, k), logits.device())?;
-        Ok(logits.add(&off)?)
     }
 
     /// Predictions from raw logits, through the model's temperature and top stretch.
@@ -507,6 +503,26 @@ impl Classifier {
             None => preds,
         }
     }
+}
+
+/// Rows' lexical offsets as a `(rows, 3)` tensor (rows without one get 0); `None` when no row has
+/// one, so the encoder's logits stay bit for bit.
+fn offset_tensor(
+    offsets: &[Option<[f32; 3]>],
+    rows: usize,
+    device: &candle_core::Device,
+) -> Result<Option<candle_core::Tensor>> {
+    if offsets.iter().all(Option::is_none) {
+        return Ok(None);
+    }
+    let flat: Vec<f32> = (0..rows)
+        .flat_map(|i| offsets.get(i).copied().flatten().unwrap_or([0.0; 3]))
+        .collect();
+    Ok(Some(candle_core::Tensor::from_vec(
+        flat,
+        (rows, 3),
+        device,
+    )?))
 }
 
 /// The window a post takes its verdict from, given its windows' flag scores (p_promotional +

@@ -354,15 +354,20 @@ impl EncoderClassifier {
 
     /// The gradient of each label's log-odds (`labels`, one per row) with respect to each token's
     /// presence, and the temperature-scaled logits `(B, 3)` of the same pass: one forward and one
-    /// backward pass.
+    /// backward pass. `logit_offset` `(B, 3)` is added to the encoder's logits first (a lexical
+    /// head's, which moves the probabilities the gradient is taken at but not the gradient's path).
     pub fn token_saliency(
         &self,
         input_ids: &Tensor,
         mask: &Tensor,
         labels: &[usize],
         temperature: f64,
+        logit_offset: Option<&Tensor>,
     ) -> Result<(Vec<Vec<f32>>, Tensor)> {
-        let pass = self.forward_saved(input_ids, mask)?;
+        let mut pass = self.forward_saved(input_ids, mask)?;
+        if let Some(offset) = logit_offset {
+            pass.logits = pass.logits.add(offset)?;
+        }
         let scores = self.saliency(&pass, labels, temperature)?;
         Ok((scores, (pass.logits / temperature)?))
     }
@@ -531,10 +536,10 @@ mod tests {
         let scale = reference.iter().flatten().fold(0f32, |a, x| a.max(x.abs()));
         assert!(scale > 1e-3, "degenerate gradients");
         // Composable ops first, then the frozen dense kernels.
-        let unfrozen = m.token_saliency(&ids, &mask, &labels, 0.7).unwrap();
+        let unfrozen = m.token_saliency(&ids, &mask, &labels, 0.7, None).unwrap();
         let m = m.for_inference().unwrap();
         assert!(m.fused.is_some());
-        let frozen = m.token_saliency(&ids, &mask, &labels, 0.7).unwrap();
+        let frozen = m.token_saliency(&ids, &mask, &labels, 0.7, None).unwrap();
         // A bulk run classifies from the saved pass: the same logits as inference, bit for bit.
         let pass = m.forward_saved(&ids, &mask).unwrap();
         let plain = m.forward(&ids, &mask, None).unwrap();
